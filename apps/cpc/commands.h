@@ -1,0 +1,23 @@
+/*
+ * commands.h: the subcommands of the `cpc` binary. Each takes the arguments
+ * after its name (argv[0] is the subcommand name) and returns the process
+ * exit status: 0 on success, 1 on a failure it has reported on stderr, 2 on
+ * a usage error.
+ */
+#ifndef CPC_APP_COMMANDS_H
+#define CPC_APP_COMMANDS_H
+
+int cpc_cmd_hash(int argc, char **argv);    /* cmd_hash.c */
+int cpc_cmd_cid(int argc, char **argv);     /* cmd_cid.c */
+int cpc_cmd_id(int argc, char **argv);      /* cmd_id.c */
+int cpc_cmd_encrypt(int argc, char **argv); /* cmd_crypt.c */
+int cpc_cmd_decrypt(int argc, char **argv); /* cmd_crypt.c */
+
+/* Print "cpc <cmd>: <message>" to stderr; returns 1 for `return cpc_fail(...)`. */
+int cpc_fail(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* 1 if arg is -h or --help. */
+int cpc_is_help(const char *arg);
+
+#endif

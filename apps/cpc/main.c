@@ -1,0 +1,59 @@
+/* main.c: the `cpc` command line; dispatches to one cmd_*.c per subcommand. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+
+struct command {
+  const char *name;
+  int (*run)(int argc, char **argv);
+  const char *summary;
+};
+
+static const struct command commands[] = {
+    {"hash", cpc_cmd_hash, "BLAKE3 of files, b3sum-compatible output"},
+    {"cid", cpc_cmd_cid, "CIDv1 (raw, blake3, base32) of a file's bytes"},
+    {"id", cpc_cmd_id, "create and show user identities (new, show)"},
+    {"encrypt", cpc_cmd_encrypt, "chunk + encrypt a file into a directory"},
+    {"decrypt", cpc_cmd_decrypt, "decrypt a directory made by encrypt"},
+};
+
+static void usage(FILE *out) {
+  fprintf(out, "usage: cpc <command> [options]\n\n"
+               "The Cooperative Peer Cloud command line.\n\ncommands:\n");
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+  fprintf(out, "\nRun `cpc <command> --help` for a command's options.\n");
+}
+
+int cpc_fail(const char *cmd, const char *fmt, ...) {
+  va_list ap;
+  fprintf(stderr, "cpc %s: ", cmd);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+  return 1;
+}
+
+int cpc_is_help(const char *arg) {
+  return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  if (cpc_is_help(argv[1]) || strcmp(argv[1], "help") == 0) {
+    usage(stdout);
+    return 0;
+  }
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    if (strcmp(argv[1], commands[i].name) == 0)
+      return commands[i].run(argc - 1, argv + 1);
+  fprintf(stderr, "cpc: unknown command '%s'\n\n", argv[1]);
+  usage(stderr);
+  return 2;
+}
