@@ -122,6 +122,9 @@ const char *cpc_key_type_name(enum cpc_key_type type);
 /* Parse "ed25519" / "secp256k1" (case-sensitive). CPC_EUNSUPPORTED else. */
 int cpc_key_type_parse(const char *name, enum cpc_key_type *type);
 
+/* Wipe p[0..len) and free(p). p may be NULL. */
+void cpc_secret_free(void *p, size_t len);
+
 /* --- libp2p protobuf encodings (lib/crypto/libp2p_key.c) --------------- */
 
 /*

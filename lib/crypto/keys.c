@@ -2,6 +2,7 @@
  * keys.c: the key-type-independent face of cpc/keys.h; dispatches to
  * ed25519.c and secp256k1.c.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -107,6 +108,13 @@ int cpc_privkey_from_raw(enum cpc_key_type type, const uint8_t *data,
 void cpc_privkey_wipe(cpc_privkey *k) {
   if (k)
     sodium_memzero(k, sizeof *k);
+}
+
+void cpc_secret_free(void *p, size_t len) {
+  if (!p)
+    return;
+  sodium_memzero(p, len);
+  free(p);
 }
 
 int cpc_privkey_sign(const cpc_privkey *k, const void *msg, size_t len,
