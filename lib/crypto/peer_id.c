@@ -108,7 +108,7 @@ int cpc_peer_id_parse(const char *text, cpc_peer_id *id) {
   }
   rc = cpc_cid_parse(text, &cid);
   if (rc != 0)
-    return rc == CPC_ETOOBIG || rc == CPC_EUNSUPPORTED ? rc : CPC_EMALFORMED;
+    return rc == CPC_ETOOBIG ? rc : CPC_EMALFORMED;
   if (cid.version != 1 || cid.codec != CPC_CODEC_LIBP2P_KEY)
     return CPC_EMALFORMED;
   rc = cpc_multihash_encode(&cid.mh, buf, sizeof buf, &n);
