@@ -94,8 +94,7 @@ static int print_identity(const cpc_user_identity *id) {
   printf("signing_public_key:    %s (secp256k1, libp2p protobuf, base64)\n",
          k64);
   printf("encryption_public_key: %s (X25519, base64)\n", e64);
-  printf("binding_signature:     %s\n",
-         vrc == 0 ? "valid" : cpc_strerror(vrc));
+  printf("binding_signature:     %s\n", vrc == 0 ? "valid" : cpc_strerror(vrc));
   printf("following:             %zu\n",
          cpc_social_graph_count(&id->social_graph));
   free(k64);
@@ -135,8 +134,10 @@ static int cmd_new(int argc, char **argv) {
   rc = cpc_user_identity_save(&id, out, force);
   if (rc == CPC_EEXIST) {
     cpc_user_identity_free(&id);
-    return cpc_fail(CMD, "%s already exists; use --force to replace it (the "
-                         "identity in it is lost then)", out);
+    return cpc_fail(CMD,
+                    "%s already exists; use --force to replace it (the "
+                    "identity in it is lost then)",
+                    out);
   }
   if (rc != 0) {
     cpc_user_identity_free(&id);
@@ -174,8 +175,10 @@ static int load_any(const char *path, cpc_user_identity *id) {
     return cpc_fail(CMD, "%s does not exist; create one with `cpc id new`",
                     path);
   if (rc == CPC_EPERM && mode != 0)
-    return cpc_fail(CMD, "%s: group or others may access it (mode %04o); "
-                         "run: chmod 600 %s", path, mode, path);
+    return cpc_fail(CMD,
+                    "%s: group or others may access it (mode %04o); "
+                    "run: chmod 600 %s",
+                    path, mode, path);
   if (rc != 0)
     return cpc_fail(CMD, "%s: %s", path,
                     rc == CPC_EIO ? strerror(errno) : cpc_strerror(rc));

@@ -56,8 +56,10 @@ static int load_key(const char *path, cpc_privkey *k) {
   int rc = cpc_key_file_read(path, CPC_KEY_PROTO_PARSE_MAX, &buf, &len, &mode);
 
   if (rc == CPC_EPERM && mode != 0)
-    return cpc_fail(CMD, "%s: group or others may access it (mode %04o); "
-                         "run: chmod 600 %s", path, mode, path);
+    return cpc_fail(CMD,
+                    "%s: group or others may access it (mode %04o); "
+                    "run: chmod 600 %s",
+                    path, mode, path);
   if (rc != 0)
     return cpc_fail(CMD, "%s: %s", path,
                     rc == CPC_EIO ? strerror(errno) : cpc_strerror(rc));
@@ -101,8 +103,10 @@ static int cmd_new(int argc, char **argv) {
     return 2;
   }
   if (cpc_key_type_parse(type_name, &type) != 0) {
-    fprintf(stderr, "cpc key new: unknown key type '%s' (use ed25519 or "
-                    "secp256k1)\n", type_name);
+    fprintf(stderr,
+            "cpc key new: unknown key type '%s' (use ed25519 or "
+            "secp256k1)\n",
+            type_name);
     return 2;
   }
   rc = cpc_privkey_generate(type, &k);
@@ -209,8 +213,10 @@ static int key_from_arg(const char *arg, cpc_pubkey *pk) {
   if (id_rc == 0) {
     rc = cpc_peer_id_pubkey(&id, pk);
     if (rc == CPC_EUNSUPPORTED)
-      return cpc_fail(CMD, "PeerId %s is a hash and carries no key; give "
-                           "the public key in base64 instead", arg);
+      return cpc_fail(CMD,
+                      "PeerId %s is a hash and carries no key; give "
+                      "the public key in base64 instead",
+                      arg);
     if (rc != 0)
       return cpc_fail(CMD, "PeerId %s: %s", arg, cpc_strerror(rc));
     return 0;
@@ -220,9 +226,10 @@ static int key_from_arg(const char *arg, cpc_pubkey *pk) {
            ? CPC_EMALFORMED
            : cpc_pubkey_decode(enc, n, pk);
   if (rc != 0)
-    return cpc_fail(CMD, "'%s' is neither a PeerId (%s) nor a base64 libp2p "
-                         "public key (%s)", arg, cpc_strerror(id_rc),
-                    cpc_strerror(rc));
+    return cpc_fail(CMD,
+                    "'%s' is neither a PeerId (%s) nor a base64 libp2p "
+                    "public key (%s)",
+                    arg, cpc_strerror(id_rc), cpc_strerror(rc));
   return 0;
 }
 
@@ -244,8 +251,8 @@ static int cmd_verify(int argc, char **argv) {
   if (key_from_arg(argv[1], &pk) != 0)
     return 1;
   s64 = argv[2];
-  if (sodium_base642bin(sig, sizeof sig, s64, strlen(s64), NULL, &sig_len,
-                        NULL, B64) != 0)
+  if (sodium_base642bin(sig, sizeof sig, s64, strlen(s64), NULL, &sig_len, NULL,
+                        B64) != 0)
     return cpc_fail(CMD, "the signature is not base64 of at most %d bytes",
                     CPC_SIG_MAX_LEN);
   rc = cpc_app_read_all(argc == 4 ? argv[3] : "-", MSG_MAX, &msg, &len);
@@ -256,8 +263,10 @@ static int cmd_verify(int argc, char **argv) {
   rc = cpc_pubkey_verify(&pk, msg, len, sig, sig_len);
   free(msg);
   if (rc == CPC_EBADSIG)
-    return cpc_fail(CMD, "invalid: the signature does not verify with this "
-                         "%s key and message", cpc_key_type_name(pk.type));
+    return cpc_fail(CMD,
+                    "invalid: the signature does not verify with this "
+                    "%s key and message",
+                    cpc_key_type_name(pk.type));
   if (rc != 0)
     return cpc_fail(CMD, "cannot verify: %s", cpc_strerror(rc));
   printf("valid\n");

@@ -42,7 +42,7 @@ extern "C" {
 
 #define CPC_IDENTITY_BINDING_CONTEXT "cpc-identity-x25519:"
 #define CPC_IDENTITY_BINDING_CONTEXT_LEN 20
-#define CPC_IDENTITY_BINDING_MSG_LEN \
+#define CPC_IDENTITY_BINDING_MSG_LEN                                           \
   (CPC_IDENTITY_BINDING_CONTEXT_LEN + CPC_X25519_KEY_LEN)
 
 /* Most PeerIds one user may follow. */
@@ -163,8 +163,8 @@ int cpc_user_identity_decode_public(const uint8_t *in, size_t len,
  * Encode the private form (key file contents). *out is secret: release it
  * with cpc_secret_free(*out, *len). CPC_EINVAL if id has no secrets.
  */
-int cpc_user_identity_encode_private(const cpc_user_identity *id,
-                                     uint8_t **out, size_t *len);
+int cpc_user_identity_encode_private(const cpc_user_identity *id, uint8_t **out,
+                                     size_t *len);
 
 /*
  * Decode the private form; derives the public keys and PeerId and checks

@@ -102,8 +102,8 @@ int cpc_privkey_sign(const cpc_privkey *k, const void *msg, size_t len,
  * must be 33-byte compressed points on the curve. Errors: CPC_EMALFORMED,
  * CPC_EUNSUPPORTED.
  */
-int cpc_pubkey_from_raw(enum cpc_key_type type, const uint8_t *data,
-                        size_t len, cpc_pubkey *out);
+int cpc_pubkey_from_raw(enum cpc_key_type type, const uint8_t *data, size_t len,
+                        cpc_pubkey *out);
 
 /*
  * Verify sig[0..sig_len) over msg[0..len) with pk. Returns 0 if it verifies,
@@ -128,7 +128,7 @@ void cpc_secret_free(void *p, size_t len);
 /* --- libp2p protobuf encodings (lib/crypto/libp2p_key.c) --------------- */
 
 /*
- * Encode pk as a libp2p PublicKey protobuf into out (cap bytes; 
+ * Encode pk as a libp2p PublicKey protobuf into out (cap bytes;
  * CPC_PUBKEY_PROTO_MAX is enough). *written gets the length. The encoding is
  * the deterministic one PeerIds are computed over. CPC_ETOOBIG if cap short.
  */

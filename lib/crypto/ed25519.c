@@ -44,7 +44,8 @@ int cpc__ed25519_verify(const uint8_t pub[32], const void *msg, size_t len,
     return CPC_ECRYPTO;
   if (!sig || sig_len != crypto_sign_BYTES)
     return CPC_EBADSIG;
-  return crypto_sign_verify_detached(sig, msg, (unsigned long long)len, pub) == 0
+  return crypto_sign_verify_detached(sig, msg, (unsigned long long)len, pub) ==
+                 0
              ? 0
              : CPC_EBADSIG;
 }

@@ -44,9 +44,7 @@ int cpc_privkey_generate(enum cpc_key_type type, cpc_privkey *out) {
         set_pub(&out->pub, type, pub, sizeof pub);
     }
     break;
-  default:
-    rc = CPC_EUNSUPPORTED;
-    break;
+  default: rc = CPC_EUNSUPPORTED; break;
   }
   if (rc != 0)
     cpc_privkey_wipe(out);
@@ -135,13 +133,12 @@ int cpc_privkey_sign(const cpc_privkey *k, const void *msg, size_t len,
     return rc;
   case CPC_KEY_SECP256K1:
     return cpc__secp256k1_sign(k->data, msg, len, sig, cap, sig_len);
-  default:
-    return CPC_EUNSUPPORTED;
+  default: return CPC_EUNSUPPORTED;
   }
 }
 
-int cpc_pubkey_from_raw(enum cpc_key_type type, const uint8_t *data,
-                        size_t len, cpc_pubkey *out) {
+int cpc_pubkey_from_raw(enum cpc_key_type type, const uint8_t *data, size_t len,
+                        cpc_pubkey *out) {
   int rc;
 
   memset(out, 0, sizeof *out);
@@ -157,8 +154,7 @@ int cpc_pubkey_from_raw(enum cpc_key_type type, const uint8_t *data,
     if (rc != 0)
       return rc;
     break;
-  default:
-    return CPC_EUNSUPPORTED;
+  default: return CPC_EUNSUPPORTED;
   }
   set_pub(out, type, data, len);
   return 0;
@@ -179,14 +175,13 @@ int cpc_pubkey_verify(const cpc_pubkey *pk, const void *msg, size_t len,
     if (pk->len != CPC_SECP256K1_PUBLIC_LEN)
       return CPC_EBADSIG;
     return cpc__secp256k1_verify(pk->data, msg, len, sig, sig_len);
-  default:
-    return CPC_EUNSUPPORTED;
+  default: return CPC_EUNSUPPORTED;
   }
 }
 
 int cpc_pubkey_equal(const cpc_pubkey *a, const cpc_pubkey *b) {
-  return a->type == b->type && a->len == b->len && a->len <= CPC_PUBKEY_MAX_LEN &&
-         memcmp(a->data, b->data, a->len) == 0;
+  return a->type == b->type && a->len == b->len &&
+         a->len <= CPC_PUBKEY_MAX_LEN && memcmp(a->data, b->data, a->len) == 0;
 }
 
 const char *cpc_key_type_name(enum cpc_key_type type) {

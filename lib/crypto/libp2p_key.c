@@ -48,7 +48,8 @@ int cpc_pubkey_decode(const uint8_t *in, size_t len, cpc_pubkey *out) {
     return CPC_EMALFORMED;
   m = libp2p__crypto__public_key__unpack(NULL, len, in);
   if (!m)
-    return CPC_EMALFORMED; /* also on allocation failure: protobuf-c can't tell */
+    return CPC_EMALFORMED; /* also on allocation failure: protobuf-c can't tell
+                            */
   rc = check_type((int)m->type);
   if (rc == 0)
     rc = cpc_pubkey_from_raw((enum cpc_key_type)m->type, m->data.data,

@@ -20,10 +20,9 @@ int cpc_peer_id_from_pubkey(const cpc_pubkey *pk, cpc_peer_id *id) {
   rc = cpc_pubkey_encode(pk, enc, sizeof enc, &enc_len);
   if (rc != 0)
     return rc;
-  rc = cpc_multihash_compute(enc_len <= CPC_PEER_ID_INLINE_MAX
-                                 ? CPC_MH_IDENTITY
-                                 : CPC_MH_SHA2_256,
-                             enc, enc_len, &mh);
+  rc = cpc_multihash_compute(
+      enc_len <= CPC_PEER_ID_INLINE_MAX ? CPC_MH_IDENTITY : CPC_MH_SHA2_256,
+      enc, enc_len, &mh);
   if (rc != 0)
     return rc;
   rc = cpc_multihash_encode(&mh, id->bytes, sizeof id->bytes, &n);
@@ -56,8 +55,7 @@ static int check_multihash(const cpc_multihash *mh) {
         memcmp(again.bytes + 2, mh->digest, mh->digest_len) != 0)
       return CPC_EMALFORMED;
     return 0;
-  default:
-    return CPC_EUNSUPPORTED;
+  default: return CPC_EUNSUPPORTED;
   }
 }
 

@@ -91,8 +91,8 @@ int cpc_user_identity_verify(const cpc_user_identity *id) {
   if (!cpc_pubkey_equal(&id->signing_key.pub, &id->signing_public))
     return CPC_EMISMATCH;
   rc = cpc_x25519_from_secret(id->encryption_key.secret, &check);
-  if (rc == 0 && sodium_memcmp(check.pub, id->encryption_public,
-                               CPC_X25519_KEY_LEN) != 0)
+  if (rc == 0 &&
+      sodium_memcmp(check.pub, id->encryption_public, CPC_X25519_KEY_LEN) != 0)
     rc = CPC_EMISMATCH;
   cpc_x25519_wipe(&check);
   return rc;

@@ -86,7 +86,8 @@ int cpc_user_identity_to_json(const cpc_user_identity *id, int pretty,
   int rc;
 
   *out = NULL;
-  if (id->binding_sig_len == 0 || id->binding_sig_len > sizeof id->binding_sig ||
+  if (id->binding_sig_len == 0 ||
+      id->binding_sig_len > sizeof id->binding_sig ||
       cpc_peer_id_format(&id->peer_id, peer, sizeof peer) != 0 ||
       cpc_pubkey_encode(&id->signing_public, key, sizeof key, &key_len) != 0)
     return CPC_EINVAL;
@@ -133,7 +134,8 @@ static int field_b64(const json_t *v, const char *name, uint8_t *out,
                         B64) != 0)
     return fail(err, err_cap, CPC_EMALFORMED,
                 "field \"%s\": not standard base64 (with padding) of at most "
-                "%zu bytes", name, cap);
+                "%zu bytes",
+                name, cap);
   if (want && *got != want)
     return fail(err, err_cap, CPC_EMALFORMED,
                 "field \"%s\": expected %zu bytes, got %zu", name, want, *got);
@@ -237,7 +239,8 @@ int cpc_user_identity_from_json(const char *text, size_t len,
   if (rc != 0) {
     rc = fail(err, err_cap, rc,
               "field \"signing_public_key\": not a libp2p secp256k1 public "
-              "key (%s)", cpc_strerror(rc));
+              "key (%s)",
+              cpc_strerror(rc));
     goto out;
   }
   if (cpc_peer_id_check(&tmp.peer_id, &tmp.signing_public) != 0) {

@@ -160,8 +160,8 @@ out:
   return rc;
 }
 
-int cpc_user_identity_encode_private(const cpc_user_identity *id,
-                                     uint8_t **out, size_t *len) {
+int cpc_user_identity_encode_private(const cpc_user_identity *id, uint8_t **out,
+                                     size_t *len) {
   Cpc__Models__V1__UserIdentityPrivate m =
       CPC__MODELS__V1__USER_IDENTITY_PRIVATE__INIT;
   uint8_t key[CPC_PRIVKEY_PROTO_MAX];

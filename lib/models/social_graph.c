@@ -80,7 +80,9 @@ int cpc_social_graph_contains(const cpc_social_graph *g,
   return found;
 }
 
-size_t cpc_social_graph_count(const cpc_social_graph *g) { return g->len; }
+size_t cpc_social_graph_count(const cpc_social_graph *g) {
+  return g->len;
+}
 
 const cpc_peer_id *cpc_social_graph_at(const cpc_social_graph *g, size_t i) {
   return i < g->len ? &g->ids[i] : NULL;

@@ -71,7 +71,8 @@ static void test_generate_and_binding(void **state) {
   assert_memory_equal(msg, "cpc-identity-x25519:", 20);
   assert_memory_equal(msg + 20, id.encryption_public, 32);
   assert_int_equal(cpc_pubkey_verify(&id.signing_public, msg, sizeof msg,
-                                     id.binding_sig, id.binding_sig_len), 0);
+                                     id.binding_sig, id.binding_sig_len),
+                   0);
   cpc_user_identity_free(&id);
   for (size_t i = 0; i < sizeof id; i++)
     assert_int_equal(((uint8_t *)&id)[i], 0);
@@ -226,13 +227,13 @@ static void test_protobuf_rejects(void **state) {
   bad[len] = 0x2a;
   bad[len + 1] = (uint8_t)f->len;
   memcpy(bad + len + 2, f->bytes, f->len);
-  assert_int_equal(cpc_user_identity_decode_public(bad, len + 2 + f->len,
-                                                   &back), CPC_EMALFORMED);
+  assert_int_equal(
+      cpc_user_identity_decode_public(bad, len + 2 + f->len, &back),
+      CPC_EMALFORMED);
   /* A followed "PeerId" that is not one. */
   memcpy(bad, buf, len);
   memcpy(bad + len, "\x2a\x03\x00\x01\x00", 5);
-  assert_int_not_equal(cpc_user_identity_decode_public(bad, len + 5, &back),
-                       0);
+  assert_int_not_equal(cpc_user_identity_decode_public(bad, len + 5, &back), 0);
   /* back untouched by all the failures. */
   assert_int_equal(back.peer_id.len, 0);
   /*
@@ -283,8 +284,9 @@ static void test_json_round_trip(void **state) {
   for (int pretty = 0; pretty < 2; pretty++) {
     assert_int_equal(cpc_user_identity_to_json(&id, pretty, &json), 0);
     assert_non_null(strstr(json, "\"peer_id\""));
-    assert_int_equal(cpc_user_identity_from_json(json, strlen(json), &back,
-                                                 err, sizeof err), 0);
+    assert_int_equal(
+        cpc_user_identity_from_json(json, strlen(json), &back, err, sizeof err),
+        0);
     assert_same_public(&id, &back);
     assert_int_equal(cpc_user_identity_verify(&back), 0);
     /* No secret in the public form. */
@@ -301,8 +303,9 @@ static void test_json_round_trip(void **state) {
   char *cut = strstr(json, ",\"following\":[]");
   assert_non_null(cut);
   strcpy(cut, "}");
-  assert_int_equal(cpc_user_identity_from_json(json, strlen(json), &back, err,
-                                               sizeof err), 0);
+  assert_int_equal(
+      cpc_user_identity_from_json(json, strlen(json), &back, err, sizeof err),
+      0);
   assert_int_equal(cpc_social_graph_count(&back.social_graph), 0);
   free(json);
   cpc_user_identity_free(&id);
@@ -324,8 +327,8 @@ static void expect_json_error(const char *json, int want_rc,
   cpc_user_identity back;
   char err[256];
   cpc_user_identity_init(&back);
-  int rc = cpc_user_identity_from_json(json, strlen(json), &back, err,
-                                       sizeof err);
+  int rc =
+      cpc_user_identity_from_json(json, strlen(json), &back, err, sizeof err);
   if (rc != want_rc || !strstr(err, want_in_msg))
     fail_msg("rc %d (%s), message \"%s\"; wanted rc %d and \"%s\"", rc,
              cpc_strerror(rc), err, want_rc, want_in_msg);
@@ -336,14 +339,15 @@ static void expect_json_error(const char *json, int want_rc,
 static void test_json_strict(void **state) {
   (void)state;
   cpc_user_identity id, other;
-  char *json, *bad, peer[CPC_PEER_ID_MAX_TEXT], other_peer[CPC_PEER_ID_MAX_TEXT];
+  char *json, *bad, peer[CPC_PEER_ID_MAX_TEXT],
+      other_peer[CPC_PEER_ID_MAX_TEXT];
 
   make_identity(&id, 1);
   make_identity(&other, 0);
   assert_int_equal(cpc_user_identity_to_json(&id, 0, &json), 0);
   assert_int_equal(cpc_peer_id_format(&id.peer_id, peer, sizeof peer), 0);
-  assert_int_equal(cpc_peer_id_format(&other.peer_id, other_peer,
-                                      sizeof other_peer), 0);
+  assert_int_equal(
+      cpc_peer_id_format(&other.peer_id, other_peer, sizeof other_peer), 0);
 
   bad = replace(json, "{", "{\"extra\":1,");
   expect_json_error(bad, CPC_EMALFORMED, "extra");
@@ -358,25 +362,30 @@ static void test_json_strict(void **state) {
   char from[200], to[200];
   snprintf(from, sizeof from, "\"peer_id\":\"%s\"", peer);
   bad = replace(json, from, "\"peer_id\":42");
-  expect_json_error(bad, CPC_EMALFORMED, "\"peer_id\": expected a PeerId string, got an integer");
+  expect_json_error(bad, CPC_EMALFORMED,
+                    "\"peer_id\": expected a PeerId string, got an integer");
   free(bad);
   char e64[64];
   sodium_bin2base64(e64, sizeof e64, id.encryption_public, 32,
                     sodium_base64_VARIANT_ORIGINAL);
   snprintf(from, sizeof from, "\"encryption_public_key\":\"%s\"", e64);
   bad = replace(json, from, "\"encryption_public_key\":null");
-  expect_json_error(bad, CPC_EMALFORMED,
-                    "\"encryption_public_key\": expected a base64 string, got null");
+  expect_json_error(
+      bad, CPC_EMALFORMED,
+      "\"encryption_public_key\": expected a base64 string, got null");
   free(bad);
   snprintf(from, sizeof from, "\"peer_id\":\"%s\"", peer);
   bad = replace(json, "\"following\":[", "\"following\":{\"a\":[");
   expect_json_error(bad, CPC_EMALFORMED, "bad JSON");
   free(bad);
   bad = replace(json, "\"following\":[", "\"following\":[7,");
-  expect_json_error(bad, CPC_EMALFORMED, "\"following\"[0]: expected a PeerId string, got an integer");
+  expect_json_error(
+      bad, CPC_EMALFORMED,
+      "\"following\"[0]: expected a PeerId string, got an integer");
   free(bad);
   bad = replace(json, "\"following\":[", "\"following\":[\"nope\",");
-  expect_json_error(bad, CPC_EMALFORMED, "\"following\"[0]: not a valid PeerId");
+  expect_json_error(bad, CPC_EMALFORMED,
+                    "\"following\"[0]: not a valid PeerId");
   free(bad);
   /* Duplicate follow. */
   const cpc_peer_id *f = cpc_social_graph_at(&id.social_graph, 0);
@@ -392,16 +401,20 @@ static void test_json_strict(void **state) {
   expect_json_error(bad, CPC_EMISMATCH, "peer_id");
   free(bad);
   /* Bad base64, wrong key length. */
-  bad = replace(json, "\"encryption_public_key\":\"", "\"encryption_public_key\":\"*");
+  bad = replace(json, "\"encryption_public_key\":\"",
+                "\"encryption_public_key\":\"*");
   expect_json_error(bad, CPC_EMALFORMED, "encryption_public_key");
   free(bad);
-  bad = replace(json, "\"encryption_public_key\":\"", "\"encryption_public_key\":\"AAAA");
+  bad = replace(json, "\"encryption_public_key\":\"",
+                "\"encryption_public_key\":\"AAAA");
   expect_json_error(bad, CPC_EMALFORMED, "encryption_public_key");
   free(bad);
-  bad = replace(json, "\"binding_signature\":\"", "\"binding_signature\":\"\",\"x\":\"");
+  bad = replace(json, "\"binding_signature\":\"",
+                "\"binding_signature\":\"\",\"x\":\"");
   expect_json_error(bad, CPC_EMALFORMED, "x");
   free(bad);
-  bad = replace(json, "\"signing_public_key\":\"", "\"signing_public_key\":\"AAAA");
+  bad = replace(json, "\"signing_public_key\":\"",
+                "\"signing_public_key\":\"AAAA");
   expect_json_error(bad, CPC_EMALFORMED, "signing_public_key");
   free(bad);
   /* Duplicate keys, trailing garbage, not an object. */
@@ -498,8 +511,7 @@ static void test_key_file(void **state) {
   uint8_t *buf;
   size_t len;
   unsigned mode = 0;
-  assert_int_equal(cpc_key_file_read(path, 1024, &buf, &len, &mode),
-                   CPC_EPERM);
+  assert_int_equal(cpc_key_file_read(path, 1024, &buf, &len, &mode), CPC_EPERM);
   assert_int_equal(mode, 0644);
   assert_int_equal(chmod(path, 0600), 0);
   /* Size cap. */

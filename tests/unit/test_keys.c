@@ -50,8 +50,8 @@ static void sign_verify_type(enum cpc_key_type type) {
   assert_false(cpc_pubkey_equal(&k.pub, &other.pub));
   randombytes_buf(msg, sizeof msg);
 
-  assert_int_equal(cpc_privkey_sign(&k, msg, sizeof msg, sig, sizeof sig,
-                                    &sig_len), 0);
+  assert_int_equal(
+      cpc_privkey_sign(&k, msg, sizeof msg, sig, sizeof sig, &sig_len), 0);
   assert_int_equal(cpc_pubkey_verify(&k.pub, msg, sizeof msg, sig, sig_len), 0);
   /* Tampered message, tampered signature, wrong key, truncated signature. */
   msg[7] ^= 1;
@@ -62,10 +62,10 @@ static void sign_verify_type(enum cpc_key_type type) {
   assert_int_equal(cpc_pubkey_verify(&k.pub, msg, sizeof msg, sig, sig_len),
                    CPC_EBADSIG);
   sig[sig_len - 1] ^= 0x40;
-  assert_int_equal(cpc_pubkey_verify(&other.pub, msg, sizeof msg, sig,
-                                     sig_len), CPC_EBADSIG);
-  assert_int_equal(cpc_pubkey_verify(&k.pub, msg, sizeof msg, sig,
-                                     sig_len - 1), CPC_EBADSIG);
+  assert_int_equal(cpc_pubkey_verify(&other.pub, msg, sizeof msg, sig, sig_len),
+                   CPC_EBADSIG);
+  assert_int_equal(cpc_pubkey_verify(&k.pub, msg, sizeof msg, sig, sig_len - 1),
+                   CPC_EBADSIG);
   assert_int_equal(cpc_pubkey_verify(&k.pub, msg, sizeof msg, NULL, 0),
                    CPC_EBADSIG);
   /* Empty message. */
@@ -74,8 +74,7 @@ static void sign_verify_type(enum cpc_key_type type) {
   assert_int_equal(cpc_pubkey_verify(&k.pub, msg, 1, sig, sig_len),
                    CPC_EBADSIG);
   /* Short output buffer. */
-  assert_int_equal(cpc_privkey_sign(&k, msg, 1, sig, 8, &sig_len),
-                   CPC_ETOOBIG);
+  assert_int_equal(cpc_privkey_sign(&k, msg, 1, sig, 8, &sig_len), CPC_ETOOBIG);
 
   cpc_privkey_wipe(&k);
   cpc_privkey_wipe(&other);
@@ -98,10 +97,10 @@ static void test_sign_verify_secp256k1(void **state) {
 static void test_secp256k1_der_and_high_s(void **state) {
   (void)state;
   /* The group order n, big-endian. */
-  static const uint8_t n[32] = {
-      0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-      0xff, 0xff, 0xff, 0xff, 0xfe, 0xba, 0xae, 0xdc, 0xe6, 0xaf, 0x48,
-      0xa0, 0x3b, 0xbf, 0xd2, 0x5e, 0x8c, 0xd0, 0x36, 0x41, 0x41};
+  static const uint8_t n[32] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe,
+                                0xba, 0xae, 0xdc, 0xe6, 0xaf, 0x48, 0xa0, 0x3b,
+                                0xbf, 0xd2, 0x5e, 0x8c, 0xd0, 0x36, 0x41, 0x41};
   secp256k1_context *ctx = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
   cpc_privkey k;
   secp256k1_ecdsa_signature s;
@@ -110,8 +109,8 @@ static void test_secp256k1_der_and_high_s(void **state) {
   const char *msg = "libp2p message";
 
   assert_int_equal(cpc_privkey_generate(CPC_KEY_SECP256K1, &k), 0);
-  assert_int_equal(cpc_privkey_sign(&k, msg, strlen(msg), sig, sizeof sig,
-                                    &sig_len), 0);
+  assert_int_equal(
+      cpc_privkey_sign(&k, msg, strlen(msg), sig, sizeof sig, &sig_len), 0);
   assert_true(sig_len >= 8 && sig_len <= 72);
   assert_int_equal(sig[0], 0x30);
   assert_int_equal(sig[1], sig_len - 2);
@@ -128,14 +127,16 @@ static void test_secp256k1_der_and_high_s(void **state) {
     compact[32 + i] = (uint8_t)(d + (borrow ? 256 : 0));
   }
   assert_true(secp256k1_ecdsa_signature_parse_compact(ctx, &s, compact));
-  assert_true(secp256k1_ecdsa_signature_serialize_der(ctx, high, &high_len, &s));
+  assert_true(
+      secp256k1_ecdsa_signature_serialize_der(ctx, high, &high_len, &s));
   assert_memory_not_equal(high, sig, high_len < sig_len ? high_len : sig_len);
   assert_int_equal(cpc_pubkey_verify(&k.pub, msg, strlen(msg), high, high_len),
                    0);
   /* Garbage after the DER structure is refused. */
   memcpy(sig + sig_len, "\x00", 1);
-  assert_int_equal(cpc_pubkey_verify(&k.pub, msg, strlen(msg), sig,
-                                     sig_len + 1), CPC_EBADSIG);
+  assert_int_equal(
+      cpc_pubkey_verify(&k.pub, msg, strlen(msg), sig, sig_len + 1),
+      CPC_EBADSIG);
   cpc_privkey_wipe(&k);
   secp256k1_context_destroy(ctx);
 }
@@ -224,8 +225,9 @@ static void test_protobuf_malformed(void **state) {
   buf[3] = 32;
   assert_int_equal(cpc_pubkey_decode(buf, n - 1, &pk), CPC_EMALFORMED);
   const uint8_t secp_priv_short[] = {0x08, 0x02, 0x12, 0x01, 0x01};
-  assert_int_equal(cpc_privkey_decode(secp_priv_short, sizeof secp_priv_short,
-                                      &k), CPC_EMALFORMED);
+  assert_int_equal(
+      cpc_privkey_decode(secp_priv_short, sizeof secp_priv_short, &k),
+      CPC_EMALFORMED);
   const uint8_t no_data[] = {0x08, 0x01};
   assert_int_equal(cpc_pubkey_decode(no_data, sizeof no_data, &pk),
                    CPC_EMALFORMED);
@@ -326,12 +328,12 @@ static void test_x25519_rfc7748(void **state) {
   (void)state;
   uint8_t a_sk[32], a_pk[32], b_pk[32], shared[32], out[32];
   cpc_x25519_keypair a;
-  unhex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a", a_sk,
-        32);
-  unhex("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a", a_pk,
-        32);
-  unhex("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f", b_pk,
-        32);
+  unhex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a",
+        a_sk, 32);
+  unhex("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a",
+        a_pk, 32);
+  unhex("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f",
+        b_pk, 32);
   unhex("4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742",
         shared, 32);
   assert_int_equal(cpc_x25519_from_secret(a_sk, &a), 0);
