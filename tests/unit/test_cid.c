@@ -351,6 +351,24 @@ static void test_malformed_text(void **state) {
   free(big);
 }
 
+static void test_codec_names(void **state) {
+  (void)state;
+  static const char *const names[] = {"raw", "dag-pb", "libp2p-key"};
+  static const uint64_t codes[] = {CPC_CODEC_RAW, CPC_CODEC_DAG_PB,
+                                   CPC_CODEC_LIBP2P_KEY};
+  for (size_t i = 0; i < 3; i++) {
+    uint64_t codec = 0;
+    assert_string_equal(cpc_cid_codec_name(codes[i]), names[i]);
+    assert_int_equal(cpc_cid_codec_from_name(names[i], &codec), 0);
+    assert_true(codec == codes[i]);
+  }
+  uint64_t codec;
+  assert_null(cpc_cid_codec_name(0x71));
+  assert_int_equal(cpc_cid_codec_from_name("dag-cbor", &codec), CPC_EUNSUPPORTED);
+  assert_int_equal(cpc_cid_codec_from_name("RAW", &codec), CPC_EUNSUPPORTED);
+  assert_int_equal(cpc_cid_codec_from_name("", &codec), CPC_EUNSUPPORTED);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_well_known_v1),
@@ -360,6 +378,7 @@ int main(void) {
       cmocka_unit_test(test_largest),
       cmocka_unit_test(test_malformed_binary),
       cmocka_unit_test(test_malformed_text),
+      cmocka_unit_test(test_codec_names),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

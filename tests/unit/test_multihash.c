@@ -97,6 +97,19 @@ static void test_names(void **state) {
   assert_string_equal(cpc_multihash_name(CPC_MH_SHA2_256), "sha2-256");
   assert_string_equal(cpc_multihash_name(CPC_MH_BLAKE3), "blake3");
   assert_null(cpc_multihash_name(0x13));
+  static const uint64_t codes[] = {CPC_MH_IDENTITY, CPC_MH_SHA2_256,
+                                   CPC_MH_BLAKE3};
+  for (size_t i = 0; i < 3; i++) {
+    uint64_t code = 99;
+    assert_int_equal(cpc_multihash_code_from_name(cpc_multihash_name(codes[i]),
+                                                  &code), 0);
+    assert_true(code == codes[i]);
+  }
+  uint64_t code;
+  assert_int_equal(cpc_multihash_code_from_name("sha2-512", &code),
+                   CPC_EUNSUPPORTED);
+  assert_int_equal(cpc_multihash_code_from_name("blake3 ", &code),
+                   CPC_EUNSUPPORTED);
 }
 
 /* Feeding the input in random pieces gives the one-shot result. */
