@@ -73,6 +73,15 @@ int cpc_cid_parse(const char *text, cpc_cid *cid);
 int cpc_cid_format(const cpc_cid *cid, enum cpc_multibase base, char *out,
                    size_t cap);
 
+/* "raw", "dag-pb", "libp2p-key", or NULL for other codecs. */
+const char *cpc_cid_codec_name(uint64_t codec);
+
+/*
+ * The codec called name (NUL-terminated, one of the names above) into
+ * *codec. CPC_EUNSUPPORTED for any other name.
+ */
+int cpc_cid_codec_from_name(const char *name, uint64_t *codec);
+
 /* 1 if a and b are the same CID, else 0. */
 int cpc_cid_equal(const cpc_cid *a, const cpc_cid *b);
 

@@ -19,6 +19,12 @@ enum cpc_multibase {
   CPC_MB_BASE58BTC = 'z',
 };
 
+/* "base16", "base32", "base58btc", or NULL for other values. */
+const char *cpc_multibase_name(enum cpc_multibase base);
+
+/* The base called name (one of the above) into *base; CPC_EUNSUPPORTED if none. */
+int cpc_multibase_from_name(const char *name, enum cpc_multibase *base);
+
 /* Longest input either decode function accepts, in characters. */
 #define CPC_MB_MAX_TEXT 4096
 

@@ -96,6 +96,9 @@ int cpc_multihash_verify(const cpc_multihash *mh, const void *data, size_t len);
 /* "identity", "sha2-256", "blake3" or NULL for other codes. */
 const char *cpc_multihash_name(uint64_t code);
 
+/* The code called name (one of the above) into *code; CPC_EUNSUPPORTED if none. */
+int cpc_multihash_code_from_name(const char *name, uint64_t *code);
+
 #ifdef __cplusplus
 }
 #endif

@@ -159,6 +159,33 @@ int cpc_cid_format(const cpc_cid *cid, enum cpc_multibase base, char *out,
   return cpc_multibase_encode(base, bytes, n, out, cap, NULL);
 }
 
+static const struct {
+  uint64_t codec;
+  const char *name;
+} codec_names[] = {
+    {CPC_CODEC_RAW, "raw"},
+    {CPC_CODEC_DAG_PB, "dag-pb"},
+    {CPC_CODEC_LIBP2P_KEY, "libp2p-key"},
+};
+
+const char *cpc_cid_codec_name(uint64_t codec) {
+  for (size_t i = 0; i < sizeof codec_names / sizeof codec_names[0]; i++)
+    if (codec_names[i].codec == codec)
+      return codec_names[i].name;
+  return NULL;
+}
+
+int cpc_cid_codec_from_name(const char *name, uint64_t *codec) {
+  if (name == NULL || codec == NULL)
+    return CPC_EINVAL;
+  for (size_t i = 0; i < sizeof codec_names / sizeof codec_names[0]; i++)
+    if (strcmp(codec_names[i].name, name) == 0) {
+      *codec = codec_names[i].codec;
+      return 0;
+    }
+  return CPC_EUNSUPPORTED;
+}
+
 int cpc_cid_equal(const cpc_cid *a, const cpc_cid *b) {
   if (a->mh.digest_len > CPC_MH_MAX_DIGEST)
     return 0;

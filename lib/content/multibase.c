@@ -15,6 +15,28 @@
 static const char hex_lower[] = "0123456789abcdef";
 static const char b32_lower[] = "abcdefghijklmnopqrstuvwxyz234567";
 
+const char *cpc_multibase_name(enum cpc_multibase base) {
+  switch (base) {
+  case CPC_MB_BASE16: return "base16";
+  case CPC_MB_BASE32: return "base32";
+  case CPC_MB_BASE58BTC: return "base58btc";
+  }
+  return NULL;
+}
+
+int cpc_multibase_from_name(const char *name, enum cpc_multibase *base) {
+  static const enum cpc_multibase all[] = {CPC_MB_BASE16, CPC_MB_BASE32,
+                                           CPC_MB_BASE58BTC};
+  if (name == NULL || base == NULL)
+    return CPC_EINVAL;
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+    if (strcmp(cpc_multibase_name(all[i]), name) == 0) {
+      *base = all[i];
+      return 0;
+    }
+  return CPC_EUNSUPPORTED;
+}
+
 size_t cpc_multibase_encoded_cap(enum cpc_multibase base, size_t n) {
   /* Guard the arithmetic below; no real input comes near this. */
   if (n > SIZE_MAX / 8 - 4)

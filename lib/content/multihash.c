@@ -21,6 +21,19 @@ const char *cpc_multihash_name(uint64_t code) {
   }
 }
 
+int cpc_multihash_code_from_name(const char *name, uint64_t *code) {
+  static const uint64_t codes[] = {CPC_MH_IDENTITY, CPC_MH_SHA2_256,
+                                   CPC_MH_BLAKE3};
+  if (name == NULL || code == NULL)
+    return CPC_EINVAL;
+  for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+    if (strcmp(cpc_multihash_name(codes[i]), name) == 0) {
+      *code = codes[i];
+      return 0;
+    }
+  return CPC_EUNSUPPORTED;
+}
+
 /* 1 if digest_len is acceptable for code (known codes have fixed lengths). */
 static int digest_len_ok(uint64_t code, uint64_t digest_len) {
   if (code == CPC_MH_SHA2_256 || code == CPC_MH_BLAKE3)

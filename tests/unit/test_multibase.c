@@ -290,6 +290,23 @@ static void test_caps(void **state) {
   free(out);
 }
 
+static void test_names(void **state) {
+  (void)state;
+  static const char *const names[] = {"base16", "base32", "base58btc"};
+  static const enum cpc_multibase bases[] = {CPC_MB_BASE16, CPC_MB_BASE32,
+                                             CPC_MB_BASE58BTC};
+  for (size_t i = 0; i < 3; i++) {
+    enum cpc_multibase base = 0;
+    assert_string_equal(cpc_multibase_name(bases[i]), names[i]);
+    assert_int_equal(cpc_multibase_from_name(names[i], &base), 0);
+    assert_int_equal(base, bases[i]);
+  }
+  enum cpc_multibase base;
+  assert_null(cpc_multibase_name((enum cpc_multibase)'m'));
+  assert_int_equal(cpc_multibase_from_name("base64", &base), CPC_EUNSUPPORTED);
+  assert_int_equal(cpc_multibase_from_name("base58", &base), CPC_EUNSUPPORTED);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_spec_vectors),
@@ -299,6 +316,7 @@ int main(void) {
       cmocka_unit_test(test_base32_exhaustive_short),
       cmocka_unit_test(test_malformed),
       cmocka_unit_test(test_caps),
+      cmocka_unit_test(test_names),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
