@@ -15,7 +15,8 @@
  *
  * libp2p encodings (proto/libp2p/crypto.proto), "Data" field:
  *  - Ed25519 public 32 bytes; private 64 bytes seed || public (the legacy
- *    96-byte form seed || public || public is accepted on decode).
+ *    96-byte form seed || public || public is accepted on decode; a bare
+ *    32-byte seed only by cpc_privkey_from_raw()).
  *  - secp256k1 public 33 bytes (compressed point); private 32 bytes.
  * RSA and ECDSA keys are recognised and refused with CPC_EUNSUPPORTED.
  */

@@ -89,6 +89,10 @@ int cpc_privkey_decode(const uint8_t *in, size_t len, cpc_privkey *out) {
   if (!m)
     return CPC_EMALFORMED;
   rc = check_type((int)m->type);
+  /* A bare seed is fine for cpc_privkey_from_raw(), not in this encoding. */
+  if (rc == 0 && m->type == LIBP2P__CRYPTO__KEY_TYPE__Ed25519 &&
+      m->data.len == 32)
+    rc = CPC_EMALFORMED;
   if (rc == 0)
     rc = cpc_privkey_from_raw((enum cpc_key_type)m->type, m->data.data,
                               m->data.len, out);

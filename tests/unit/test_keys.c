@@ -246,6 +246,14 @@ static void test_protobuf_malformed(void **state) {
   memset(zero + 4, 0xff, 32);
   assert_int_equal(cpc_privkey_decode(zero, sizeof zero, &k), CPC_EMALFORMED);
 
+  /* Ed25519 private key of 32 bytes (seed only): not the libp2p encoding. */
+  n = unhex(SPEC_ED25519_PRIV, buf, sizeof buf);
+  buf[3] = 32;
+  assert_int_equal(cpc_privkey_decode(buf, 36, &k), CPC_EMALFORMED);
+  assert_int_equal(cpc_privkey_from_raw(CPC_KEY_ED25519, buf + 4, 32, &k), 0);
+  n = unhex(SPEC_ED25519_PUB, pub, sizeof pub);
+  assert_memory_equal(k.pub.data, pub + 4, 32);
+
   /* Ed25519 private key whose public half does not match its seed. */
   n = unhex(SPEC_ED25519_PRIV, buf, sizeof buf);
   buf[n - 1] ^= 1;
