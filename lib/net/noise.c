@@ -304,8 +304,7 @@ int cpc__noise_hs_write(struct cpc__noise_handshake *hs, const uint8_t *payload,
 }
 
 int cpc__noise_hs_read(struct cpc__noise_handshake *hs, uint8_t *msg,
-                       size_t len, uint8_t *payload, size_t cap,
-                       size_t *payload_len) {
+                       size_t len, uint8_t **payload, size_t *payload_len) {
   size_t pos = 0, n, min;
   int rc;
 
@@ -316,9 +315,6 @@ int cpc__noise_hs_read(struct cpc__noise_handshake *hs, uint8_t *msg,
   min = noise_overhead(hs->msg_index);
   if (len < min)
     return CPC_ETRUNC;
-  /* The payload is len - min bytes (the tag is counted in min). */
-  if (len - min > cap)
-    return CPC_ETOOBIG;
 
   switch (hs->msg_index) {
   case 0: /* -> e */
@@ -350,9 +346,10 @@ int cpc__noise_hs_read(struct cpc__noise_handshake *hs, uint8_t *msg,
       return rc;
     break;
   }
-  if ((rc = noise_decrypt_and_hash(&hs->ss, msg + pos, len - pos, payload,
+  if ((rc = noise_decrypt_and_hash(&hs->ss, msg + pos, len - pos, msg + pos,
                                    payload_len)) != 0)
     return rc;
+  *payload = msg + pos;
   hs->msg_index++;
   return 0;
 }

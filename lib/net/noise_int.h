@@ -106,15 +106,15 @@ int cpc__noise_hs_write(struct cpc__noise_handshake *hs, const uint8_t *payload,
 
 /*
  * ReadMessage: consumes one whole handshake message msg[0..len) (len <=
- * 65535; modified in place while decrypting) and writes the payload to
- * payload (cap bytes), *payload_len its length. CPC_ESTATE when it is not
- * this side's turn; CPC_ETRUNC when msg is shorter than the pattern needs;
- * CPC_EAUTH when a decryption fails; CPC_ECRYPTO for an all-zero DH;
- * CPC_ETOOBIG when payload is too small. Any error leaves hs unusable.
+ * 65535). The payload is decrypted in place: on success *payload points
+ * into msg and *payload_len is its length (msg's other bytes are then
+ * undefined). CPC_ESTATE when it is not this side's turn; CPC_ETOOBIG for
+ * len over 65535; CPC_ETRUNC when msg is shorter than the pattern needs;
+ * CPC_EAUTH when a decryption fails; CPC_ECRYPTO for an all-zero DH. Any
+ * error leaves hs unusable.
  */
 int cpc__noise_hs_read(struct cpc__noise_handshake *hs, uint8_t *msg,
-                       size_t len, uint8_t *payload, size_t cap,
-                       size_t *payload_len);
+                       size_t len, uint8_t **payload, size_t *payload_len);
 
 /* 1 once all three XX messages have been written or read. */
 int cpc__noise_hs_done(const struct cpc__noise_handshake *hs);

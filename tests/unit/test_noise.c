@@ -56,7 +56,7 @@ static void run_vector(json_t *v) {
   struct cpc__noise_cipher ini_tx, ini_rx, res_tx, res_rx;
   uint8_t prologue[256], is[32], ie[32], rs[32], re[32], hh[32];
   uint8_t h_ini[32], h_res[32];
-  uint8_t payload[1024], expect[1024], msg[1024], out[1024];
+  uint8_t payload[1024], expect[1024], msg[1024], *pp;
   size_t plen, prologue_len, elen, mlen, olen;
   json_t *msgs = json_object_get(v, "messages");
   size_t i;
@@ -87,10 +87,9 @@ static void run_vector(json_t *v) {
           cpc__noise_hs_write(w, payload, plen, msg, sizeof msg, &mlen), 0);
       assert_int_equal(mlen, elen);
       assert_memory_equal(msg, expect, elen);
-      assert_int_equal(cpc__noise_hs_read(r, msg, mlen, out, sizeof out, &olen),
-                       0);
+      assert_int_equal(cpc__noise_hs_read(r, msg, mlen, &pp, &olen), 0);
       assert_int_equal(olen, plen);
-      assert_memory_equal(out, payload, plen);
+      assert_memory_equal(pp, payload, plen);
       if (i == 2) {
         assert_int_equal(cpc__noise_hs_split(&ini, &ini_tx, &ini_rx, h_ini), 0);
         assert_int_equal(cpc__noise_hs_split(&res, &res_tx, &res_rx, h_res), 0);
@@ -141,7 +140,7 @@ static void test_cacophony_vectors(void **state) {
 /* A wrong prologue makes message 2 fail to authenticate. */
 static void test_prologue_mismatch(void **state) {
   struct cpc__noise_handshake ini, res;
-  uint8_t is[32], rs[32], msg[256], out[256];
+  uint8_t is[32], rs[32], msg[256], *pp;
   size_t mlen, olen;
   (void)state;
   randombytes_buf(is, sizeof is);
@@ -152,11 +151,11 @@ static void test_prologue_mismatch(void **state) {
       cpc__noise_hs_init(&res, 0, (const uint8_t *)"b", 1, rs, NULL), 0);
   assert_int_equal(cpc__noise_hs_write(&ini, NULL, 0, msg, sizeof msg, &mlen),
                    0);
-  assert_int_equal(cpc__noise_hs_read(&res, msg, mlen, out, sizeof out, &olen),
+  assert_int_equal(cpc__noise_hs_read(&res, msg, mlen, &pp, &olen),
                    0);
   assert_int_equal(cpc__noise_hs_write(&res, NULL, 0, msg, sizeof msg, &mlen),
                    0);
-  assert_int_equal(cpc__noise_hs_read(&ini, msg, mlen, out, sizeof out, &olen),
+  assert_int_equal(cpc__noise_hs_read(&ini, msg, mlen, &pp, &olen),
                    CPC_EAUTH);
   /* Out-of-turn calls are refused. */
   assert_int_equal(cpc__noise_hs_write(&res, NULL, 0, msg, sizeof msg, &mlen),
@@ -168,12 +167,12 @@ static void test_prologue_mismatch(void **state) {
 /* A low-order remote ephemeral (all-zero DH output) is rejected. */
 static void test_zero_dh_rejected(void **state) {
   struct cpc__noise_handshake res;
-  uint8_t rs[32], msg[32] = {0}, out[256];
+  uint8_t rs[32], msg[32] = {0}, out[256], *pp;
   size_t mlen, olen;
   (void)state;
   randombytes_buf(rs, sizeof rs);
   assert_int_equal(cpc__noise_hs_init(&res, 0, NULL, 0, rs, NULL), 0);
-  assert_int_equal(cpc__noise_hs_read(&res, msg, 32, out, sizeof out, &olen),
+  assert_int_equal(cpc__noise_hs_read(&res, msg, 32, &pp, &olen),
                    0);
   assert_int_equal(cpc__noise_hs_write(&res, NULL, 0, out, sizeof out, &mlen),
                    CPC_ECRYPTO);
