@@ -16,6 +16,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cpc/noise.h"
+#include "libp2p/noise.pb-c.h"
+
 #define CPC__NOISE_DHLEN 32
 #define CPC__NOISE_HASHLEN 32
 #define CPC__NOISE_KEYLEN 32
@@ -131,5 +134,80 @@ int cpc__noise_hs_split(struct cpc__noise_handshake *hs,
                         uint8_t hash[CPC__NOISE_HASHLEN]);
 
 void cpc__noise_hs_wipe(struct cpc__noise_handshake *hs);
+
+/* ---- libp2p handshake payload (noise_libp2p.c) ---------------------- */
+
+/* The prefix of the data the identity key signs, before the static key. */
+#define CPC__NOISE_SIG_PREFIX "noise-libp2p-static-key:"
+
+/* Heap storage behind a cpc_noise_remote's lists. */
+struct cpc__noise_remote_store {
+  Libp2p__Noise__NoiseHandshakePayload *msg; /* protobuf-c, default alloc */
+  cpc_noise_bytes *certhashes;               /* malloc'd array */
+};
+
+/*
+ * Build our NoiseHandshakePayload: identity key, its signature over the
+ * prefix || static_pub, and (when n_muxers > 0) extensions listing
+ * muxers (borrowed). *out is malloc'd (caller frees), *out_len its length.
+ * Errors: CPC_EUNSUPPORTED, CPC_ECRYPTO (signing), CPC_ENOMEM.
+ */
+int cpc__noise_payload_build(const cpc_privkey *identity,
+                             const uint8_t static_pub[CPC__NOISE_DHLEN],
+                             const char *const *muxers, size_t n_muxers,
+                             uint8_t **out, size_t *out_len);
+
+/*
+ * Decode the remote's payload p[0..len) (borrowed; at most 65535 bytes),
+ * check its signature over the prefix || remote_static and fill remote
+ * (peer_id, identity, static_key, extension lists pointing into *store).
+ * On success the caller owns *store (free with cpc__noise_remote_store_free);
+ * on failure nothing is kept and *detail (static) says what failed.
+ * Errors: CPC_EPROTO (not a payload protobuf, identity key or signature
+ * missing, key does not decode), CPC_EUNSUPPORTED (key type),
+ * CPC_EBADSIG, CPC_ETOOBIG (extensions over the caps), CPC_ENOMEM.
+ */
+int cpc__noise_payload_verify(const uint8_t *p, size_t len,
+                              const uint8_t remote_static[CPC__NOISE_DHLEN],
+                              cpc_noise_remote *remote,
+                              struct cpc__noise_remote_store *store,
+                              const char **detail);
+
+void cpc__noise_remote_store_free(struct cpc__noise_remote_store *store);
+
+/* ---- the session (noise_session.c) ---------------------------------- */
+
+enum cpc__noise_phase {
+  CPC__NOISE_NEW,         /* created, start() not called yet */
+  CPC__NOISE_HANDSHAKE,   /* messages in flight */
+  CPC__NOISE_ESTABLISHED, /* transport keys in use */
+  CPC__NOISE_FAILED,      /* sticky: error and detail say why */
+};
+
+struct cpc_noise_session {
+  cpc_noise_callbacks cb;
+  void *user;
+  enum cpc__noise_phase phase;
+  int error;
+  const char *detail;
+  int has_expected;
+  cpc_peer_id expected;
+
+  struct cpc__noise_handshake hs; /* wiped once split */
+  struct cpc__noise_cipher tx, rx;
+  uint8_t *payload; /* our handshake payload until it is sent */
+  size_t payload_len;
+
+  /* Deframer: the length prefix, then the frame body. frame is allocated
+   * only while a frame is split across recv() calls. */
+  uint8_t hdr[2];
+  size_t hdr_have;
+  size_t frame_len;
+  uint8_t *frame;
+  size_t frame_have;
+
+  cpc_noise_remote remote;
+  struct cpc__noise_remote_store store;
+};
 
 #endif /* CPC_NET_NOISE_INT_H */
