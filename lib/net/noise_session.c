@@ -218,6 +218,8 @@ static int transport_frame(cpc_noise_session *s, uint8_t *frame, size_t len) {
   size_t plain_len;
   int rc;
 
+  if (s->phase != CPC__NOISE_ESTABLISHED || !s->rx.has_key)
+    return session_fail(s, CPC_ESTATE, "transport frame in the wrong state");
   if (len < CPC__NOISE_TAGLEN)
     return session_fail(s, CPC_EPROTO,
                         "transport frame is shorter than its tag");
@@ -250,7 +252,9 @@ int cpc_noise_session_recv(cpc_noise_session *s, uint8_t *data, size_t len) {
     return CPC_ESTATE;
   if (len > 0 && !data)
     return CPC_EINVAL;
-  while (len > 0 && rc == 0) {
+  /* A callback may have failed the session (e.g. through encrypt()): stop
+   * then, since the wiped keys must never see another frame. */
+  while (len > 0 && rc == 0 && s->phase != CPC__NOISE_FAILED) {
     size_t take;
     if (s->hdr_have < 2) {
       s->hdr[s->hdr_have++] = *data++;
@@ -293,7 +297,7 @@ int cpc_noise_session_recv(cpc_noise_session *s, uint8_t *data, size_t len) {
     }
   }
   /* After a failure the rest of data is ignored (the connection drops). */
-  return rc;
+  return s->phase == CPC__NOISE_FAILED ? s->error : rc;
 }
 
 size_t cpc_noise_encrypted_size(size_t len) {

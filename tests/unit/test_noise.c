@@ -211,6 +211,8 @@ struct side {
   size_t plain_calls, max_plain;
   const cpc_noise_remote *remote;
   int fail_plaintext; /* make the plaintext callback fail */
+  int reply;          /* encrypt a reply from inside the plaintext callback */
+  int reply_rc;
 };
 
 static int on_send(void *user, const uint8_t *data, size_t len) {
@@ -234,6 +236,14 @@ static int on_plaintext(void *user, uint8_t *data, size_t len) {
     return CPC_ECLOSED;
   assert_true(len > 0 && len <= CPC_NOISE_MAX_PLAINTEXT);
   buf_append(&sd->in, data, len);
+  if (sd->reply) {
+    uint8_t out[64];
+    size_t w;
+    sd->reply_rc =
+        cpc_noise_session_encrypt(sd->s, data, 1, out, sizeof out, &w);
+    if (sd->reply_rc == 0)
+      buf_append(&sd->out, out, w);
+  }
   sd->plain_calls++;
   if (len > sd->max_plain)
     sd->max_plain = len;
@@ -694,6 +704,25 @@ static void test_state_and_callbacks(void **state) {
   send_plain(&ini, (const uint8_t *)"abc", 3);
   assert_int_equal(deliver(&ini, &res, SPLIT_WHOLE), CPC_ECLOSED);
   assert_false(cpc_noise_session_established(res.s));
+  side_free(&ini);
+  side_free(&res);
+  /* Replies encrypted inside the plaintext callback go out; when one
+   * fails the session (send nonces exhausted), the frames behind it in
+   * the same read are not delivered. */
+  established_pair(&ini, &res);
+  res.reply = 1;
+  send_plain(&ini, (const uint8_t *)"1", 1);
+  send_plain(&ini, (const uint8_t *)"2", 1);
+  assert_int_equal(deliver(&ini, &res, SPLIT_WHOLE), 0);
+  assert_int_equal(res.out.len, 2 * 19);
+  assert_int_equal(deliver(&res, &ini, SPLIT_WHOLE), 0);
+  assert_memory_equal(ini.in.p, "12", 2);
+  res.s->tx.n = UINT64_MAX;
+  send_plain(&ini, (const uint8_t *)"3", 1);
+  send_plain(&ini, (const uint8_t *)"4", 1);
+  assert_int_equal(deliver(&ini, &res, SPLIT_WHOLE), CPC_ESTATE);
+  assert_int_equal(res.reply_rc, CPC_ESTATE);
+  assert_int_equal(res.in.len, 3); /* "1", "2", "3": not "4" */
   side_free(&ini);
   side_free(&res);
   /* Bad configurations. */
