@@ -350,7 +350,7 @@ static void test_host_port_and_peer(void **state) {
   assert_int_equal(h.port, 443);
 
   const char *undialable[] = {"/dnsaddr/bootstrap.libp2p.io", "/ip4/1.2.3.4",
-                              "/ip4/1.2.3.4/ws", "/p2p/" PEER_ED,
+                              "/ip4/1.2.3.4/ws", ("/p2p/" PEER_ED),
                               "/tcp/1/ip4/1.2.3.4"};
   for (size_t i = 0; i < sizeof undialable / sizeof undialable[0]; i++) {
     assert_int_equal(parse_str(&ma, undialable[i]), 0);
