@@ -88,8 +88,11 @@ void cpc_blake3(const void *data, size_t len, uint8_t out[CPC_BLAKE3_OUT_LEN]);
  * Tree-parallel update for large inputs, opt-in: same result as
  * cpc_blake3_hasher_update(), using up to threads threads (0 = one per
  * online CPU). Small inputs, or threads == 1, fall back to the serial path.
- * Returns 0, or CPC_ENOMEM / CPC_EAGAIN if worker threads could not be made
- * (h is then unchanged and the caller may retry serially).
+ * Returns 0, or CPC_ENOMEM if its small work table (32 bytes per share)
+ * could not be allocated (h is then unchanged and the caller may retry
+ * serially). CPC_EAGAIN is reserved: a worker thread that cannot be
+ * started leaves its share to the others, so the call still succeeds.
+ * data is borrowed for the duration of the call only.
  */
 int cpc_blake3_hasher_update_parallel(cpc_blake3_hasher *h, const void *data,
                                       size_t len, unsigned threads);
