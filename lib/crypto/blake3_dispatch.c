@@ -14,8 +14,6 @@
 #include "cpc/error.h"
 #include "crypto/blake3_int.h"
 
-#define CPC_B3_SIMD_READY 0 /* TEMP until the SIMD files land */
-
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #define CPC_B3_X86 1
@@ -76,8 +74,6 @@ static int features(void) {
 
 int cpc_blake3_backend_supported(enum cpc_blake3_backend backend) {
   int f = features();
-  if (!CPC_B3_SIMD_READY && backend > CPC_BLAKE3_PORTABLE)
-    return 0;
   switch (backend) {
   case CPC_BLAKE3_AUTO:
   case CPC_BLAKE3_PORTABLE: return 1;
@@ -91,15 +87,9 @@ int cpc_blake3_backend_supported(enum cpc_blake3_backend backend) {
 
 static const struct cpc__blake3_ops *ops_of(enum cpc_blake3_backend backend) {
   switch (backend) {
-#if CPC_B3_SIMD_READY
   case CPC_BLAKE3_SSE41: return &cpc__blake3_sse41_ops;
   case CPC_BLAKE3_AVX2: return &cpc__blake3_avx2_ops;
   case CPC_BLAKE3_AVX512: return &cpc__blake3_avx512_ops;
-#else
-  case CPC_BLAKE3_SSE41:
-  case CPC_BLAKE3_AVX2:
-  case CPC_BLAKE3_AVX512:
-#endif
   case CPC_BLAKE3_AUTO:
   case CPC_BLAKE3_PORTABLE: break;
   }

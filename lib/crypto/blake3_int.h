@@ -46,8 +46,20 @@ enum {
 
 /* The initial value: the SHA-256 IV, also the key of the unkeyed modes. */
 extern const uint32_t cpc__blake3_iv[8];
-/* Message word order of each of the 7 rounds (the permutation applied r times). */
-extern const uint8_t cpc__blake3_schedule[7][16];
+/*
+ * Message word order of each of the 7 rounds: row r is the message
+ * permutation [2,6,3,10,7,0,4,13,1,11,12,5,9,14,15,8] applied r times to the
+ * identity. Static in every file, so unrolled rounds index it at compile time.
+ */
+static const uint8_t cpc__blake3_schedule[7][16] = {
+    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
+    {2, 6, 3, 10, 7, 0, 4, 13, 1, 11, 12, 5, 9, 14, 15, 8},
+    {3, 4, 10, 12, 13, 2, 7, 14, 6, 5, 9, 0, 11, 15, 8, 1},
+    {10, 7, 12, 9, 14, 3, 13, 15, 4, 0, 11, 2, 5, 8, 1, 6},
+    {12, 13, 9, 11, 15, 10, 14, 8, 7, 2, 5, 3, 0, 1, 6, 4},
+    {9, 14, 11, 5, 8, 12, 15, 1, 13, 3, 0, 10, 2, 6, 4, 7},
+    {11, 15, 5, 0, 1, 9, 8, 6, 14, 10, 2, 12, 3, 4, 7, 13},
+};
 
 struct cpc__blake3_ops {
   enum cpc_blake3_backend id;
@@ -97,6 +109,9 @@ void cpc__blake3_sse41_compress_in_place(uint32_t cv[8],
                                          const uint8_t block[64],
                                          uint8_t block_len, uint64_t counter,
                                          uint8_t flags);
+void cpc__blake3_sse41_xof(const uint32_t cv[8], const uint8_t block[64],
+                           uint8_t block_len, uint64_t counter, uint8_t flags,
+                           uint8_t *out, size_t nblocks);
 void cpc__blake3_sse41_hash_chunks(const uint8_t *input, size_t n,
                                    const uint32_t key[8], uint64_t counter,
                                    uint8_t flags, uint8_t *out);
