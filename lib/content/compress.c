@@ -9,6 +9,7 @@
  * 4% of encrypting the chunk, a full level-3 attempt on random data 13%.
  */
 #include <zstd.h>
+#include <zstd_errors.h>
 
 #include "content/content_int.h"
 #include "cpc/error.h"
