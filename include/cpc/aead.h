@@ -89,10 +89,6 @@ int cpc_key_unseal(const uint8_t recipient_sk[CPC_X25519_KEY_LEN],
                    const uint8_t *sealed, size_t sealed_len,
                    uint8_t key[CPC_AEAD_KEY_LEN]);
 
-/* Derive the X25519 public key of a secret key. CPC_ECRYPTO on failure. */
-int cpc_x25519_public_key(const uint8_t sk[CPC_X25519_KEY_LEN],
-                          uint8_t pk[CPC_X25519_KEY_LEN]);
-
 #ifdef __cplusplus
 }
 #endif

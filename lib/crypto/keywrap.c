@@ -8,8 +8,8 @@
 _Static_assert(CPC_SEALED_KEY_LEN == crypto_box_SEALBYTES + CPC_AEAD_KEY_LEN,
                "sealed key length");
 
-int cpc_x25519_public_key(const uint8_t sk[CPC_X25519_KEY_LEN],
-                          uint8_t pk[CPC_X25519_KEY_LEN]) {
+static int public_key_of(const uint8_t sk[CPC_X25519_KEY_LEN],
+                         uint8_t pk[CPC_X25519_KEY_LEN]) {
   if (cpc__sodium_ready() != 0 || crypto_scalarmult_base(pk, sk) != 0)
     return CPC_ECRYPTO;
   return 0;
@@ -38,7 +38,7 @@ int cpc_key_unseal(const uint8_t recipient_sk[CPC_X25519_KEY_LEN],
     rc = CPC_EMALFORMED;
     goto out;
   }
-  rc = cpc_x25519_public_key(recipient_sk, pk);
+  rc = public_key_of(recipient_sk, pk);
   if (rc != 0)
     goto out;
   if (crypto_box_seal_open(key, sealed, sealed_len, pk, recipient_sk) != 0)
