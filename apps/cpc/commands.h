@@ -10,6 +10,7 @@
 int cpc_cmd_hash(int argc, char **argv);    /* cmd_hash.c */
 int cpc_cmd_cid(int argc, char **argv);     /* cmd_cid.c */
 int cpc_cmd_id(int argc, char **argv);      /* cmd_id.c */
+int cpc_cmd_key(int argc, char **argv);     /* cmd_key.c */
 int cpc_cmd_encrypt(int argc, char **argv); /* cmd_crypt.c */
 int cpc_cmd_decrypt(int argc, char **argv); /* cmd_crypt.c */
 

@@ -15,6 +15,7 @@ static const struct command commands[] = {
     {"hash", cpc_cmd_hash, "BLAKE3 of files, b3sum-compatible output"},
     {"cid", cpc_cmd_cid, "CIDv1 (raw, blake3, base32) of a file's bytes"},
     {"id", cpc_cmd_id, "create and show user identities (new, show)"},
+    {"key", cpc_cmd_key, "libp2p keys: new, show, sign, verify"},
     {"encrypt", cpc_cmd_encrypt, "chunk + encrypt a file into a directory"},
     {"decrypt", cpc_cmd_decrypt, "decrypt a directory made by encrypt"},
 };
