@@ -1,21 +1,9 @@
 /* aead.c: ChaCha20-Poly1305 IETF with (domain, index) nonces; see cpc/aead.h. */
-#include <pthread.h>
 #include <sodium.h>
 
 #include "cpc/aead.h"
 #include "cpc/error.h"
-#include "crypto/sodium_int.h"
-
-static pthread_once_t sodium_once = PTHREAD_ONCE_INIT;
-static int sodium_rc;
-
-static void sodium_start(void) { sodium_rc = sodium_init() < 0 ? -1 : 0; }
-
-/* libsodium picks its fastest ChaCha20 and Poly1305 code in sodium_init(). */
-int cpc__sodium_ready(void) {
-  pthread_once(&sodium_once, sodium_start);
-  return sodium_rc == 0 ? 0 : CPC_ECRYPTO;
-}
+#include "crypto/crypto_int.h"
 
 void cpc_aead_keygen(uint8_t key[CPC_AEAD_KEY_LEN]) {
   (void)cpc__sodium_ready();

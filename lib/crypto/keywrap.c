@@ -3,7 +3,7 @@
 
 #include "cpc/aead.h"
 #include "cpc/error.h"
-#include "crypto/sodium_int.h"
+#include "crypto/crypto_int.h"
 
 _Static_assert(CPC_SEALED_KEY_LEN == crypto_box_SEALBYTES + CPC_AEAD_KEY_LEN,
                "sealed key length");
