@@ -25,9 +25,9 @@ gib=${BENCH_STREAM_GIB:-4}
 if [[ -x /usr/bin/time ]]; then
   # A fast incompressible generator: AES-CTR keystream (openssl), else urandom.
   if command -v openssl >/dev/null; then
-    gen() { openssl enc -aes-128-ctr -nosalt -pass pass:cpc-bench -pbkdf2 </dev/zero 2>/dev/null | head -c "$1"; }
+    gen() { openssl enc -aes-128-ctr -nosalt -pass pass:cpc-bench -pbkdf2 </dev/zero 2>/dev/null | head -c "$1" || true; }
   else
-    gen() { head -c "$1" /dev/urandom; }
+    gen() { head -c "$1" /dev/urandom || true; }
   fi
   start=$(date +%s.%N)
   gen $((gib << 30)) | /usr/bin/time -v "$build/cpc" encrypt - --out "$tmp/out" \

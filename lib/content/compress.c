@@ -3,10 +3,11 @@
  *
  * A chunk is compressed at level 3 and the result kept only if it saves at
  * least 1/8 of the chunk. Before that, a probe compresses three 4 KiB
- * samples (start, middle, end) at level 1; if none of them saves 1/16, the
- * chunk is taken as incompressible (media, archives, ciphertext) and the
- * full attempt is skipped. Measured on this machine: the probe costs about
- * 4% of encrypting the chunk, a full level-3 attempt on random data 13%.
+ * samples (start, middle, end) in zstd's fast mode (level -3); if none of
+ * them saves 1/16, the chunk is taken as incompressible (media, archives,
+ * ciphertext) and the full attempt is skipped. Measured on a 256 KiB
+ * random chunk: the probe costs about 1.5% of encrypting it (level 1 would
+ * cost 4%), a full level-3 attempt 13%.
  */
 #include <zstd.h>
 #include <zstd_errors.h>
@@ -15,7 +16,7 @@
 #include "cpc/error.h"
 
 #define PROBE_SAMPLE 4096
-#define PROBE_LEVEL 1
+#define PROBE_LEVEL (-3) /* zstd fast mode: about 3x cheaper than level 1 */
 #define CHUNK_LEVEL 3
 
 static int probe_pays(ZSTD_CCtx *cctx, const uint8_t *data, size_t len,
