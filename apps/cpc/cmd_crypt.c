@@ -13,6 +13,7 @@
 
 #include "commands.h"
 #include "cpc/content.h"
+#include "cpc/identity.h"
 #include "cpc/error.h"
 #include "cpc/uri.h"
 #include "crypt_dir.h"
@@ -49,7 +50,8 @@ static void encrypt_usage(FILE *out) {
 
 static void decrypt_usage(FILE *out) {
   fprintf(out,
-          "usage: cpc decrypt DIR --out FILE|- [--key FILE | --x25519-secret FILE]\n"
+          "usage: cpc decrypt DIR --out FILE|- [--key FILE | --identity FILE |\n"
+          "                                     --x25519-secret FILE]\n"
           "\n"
           "Verify every block of the content in DIR (made by `cpc encrypt`) against\n"
           "its CID, decrypt it and write the plaintext to FILE ('-' for standard\n"
@@ -58,6 +60,8 @@ static void decrypt_usage(FILE *out) {
           "options:\n"
           "  --out FILE            where the plaintext goes\n"
           "  --key FILE            the content key (default DIR/key)\n"
+          "  --identity FILE       a user identity made by `cpc id new`: its X25519\n"
+          "                        key opens the content key sealed for it in DIR/keys\n"
           "  --x25519-secret FILE  an X25519 secret key (32 raw bytes or base64) to\n"
           "                        open the key sealed for it in DIR/keys\n"
           "  -h, --help            show this help\n");
@@ -297,7 +301,7 @@ out:
 /* --- decrypt ------------------------------------------------------------ */
 
 struct decrypt_args {
-  const char *dir, *out, *key_file, *x25519_file;
+  const char *dir, *out, *key_file, *x25519_file, *identity_file;
 };
 
 static int parse_decrypt(int argc, char **argv, struct decrypt_args *a) {
@@ -315,6 +319,8 @@ static int parse_decrypt(int argc, char **argv, struct decrypt_args *a) {
       slot = &a->key_file;
     else if (strcmp(arg, "--x25519-secret") == 0)
       slot = &a->x25519_file;
+    else if (strcmp(arg, "--identity") == 0)
+      slot = &a->identity_file;
     if (slot) {
       if (!val) {
         fprintf(stderr, "cpc decrypt: %s needs a value\n", arg);
@@ -336,8 +342,9 @@ static int parse_decrypt(int argc, char **argv, struct decrypt_args *a) {
     decrypt_usage(stderr);
     return 2;
   }
-  if (a->key_file && a->x25519_file)
-    return cpc_fail("decrypt", "give --key or --x25519-secret, not both") + 1;
+  if (!!a->key_file + !!a->x25519_file + !!a->identity_file > 1)
+    return cpc_fail("decrypt", "give only one of --key, --identity and "
+                               "--x25519-secret") + 1;
   return -1;
 }
 
@@ -347,7 +354,7 @@ static int load_key(const struct decrypt_args *a, uint8_t key[32]) {
   uint8_t raw[256], sk[32], pk[32], sealed[CPC_SEALED_KEY_LEN];
   size_t len = 0, n = 0;
   int rc;
-  if (!a->x25519_file) {
+  if (!a->x25519_file && !a->identity_file) {
     if (a->key_file)
       snprintf(path, sizeof path, "%s", a->key_file);
     else
@@ -355,7 +362,8 @@ static int load_key(const struct decrypt_args *a, uint8_t key[32]) {
     rc = crypt_read_small(path, raw, sizeof raw, &len);
     if (rc == CPC_ENOENT && !a->key_file)
       return cpc_fail("decrypt", "%s has no clear key (%s); if it was encrypted with "
-                      "--to, pass --x25519-secret FILE", a->dir, path);
+                      "--to, pass --identity FILE or --x25519-secret FILE",
+                      a->dir, path);
     if (rc == 0)
       rc = crypt_parse_key32(raw, len, key);
     sodium_memzero(raw, sizeof raw);
@@ -365,17 +373,33 @@ static int load_key(const struct decrypt_args *a, uint8_t key[32]) {
                                            : cpc_strerror(rc));
     return 0;
   }
-  rc = crypt_read_small(a->x25519_file, raw, sizeof raw, &len);
-  if (rc == 0)
-    rc = crypt_parse_key32(raw, len, sk);
-  sodium_memzero(raw, sizeof raw);
-  if (rc != 0)
-    return cpc_fail("decrypt", "cannot read an X25519 secret key from %s: %s",
-                    a->x25519_file,
-                    rc == CPC_EMALFORMED ? "not 32 bytes, raw or base64" : cpc_strerror(rc));
+  if (a->identity_file) {
+    cpc_user_identity id;
+    cpc_user_identity_init(&id);
+    rc = cpc_user_identity_load(a->identity_file, &id);
+    if (rc == 0 && !id.has_secrets)
+      rc = CPC_ENOENT;
+    if (rc == 0)
+      memcpy(sk, id.encryption_key.secret, sizeof sk);
+    cpc_user_identity_free(&id);
+    if (rc != 0)
+      return cpc_fail("decrypt", "cannot load the identity %s: %s",
+                      a->identity_file, cpc_strerror(rc));
+  } else {
+    rc = crypt_read_small(a->x25519_file, raw, sizeof raw, &len);
+    if (rc == 0)
+      rc = crypt_parse_key32(raw, len, sk);
+    sodium_memzero(raw, sizeof raw);
+    if (rc != 0)
+      return cpc_fail("decrypt", "cannot read an X25519 secret key from %s: %s",
+                      a->x25519_file,
+                      rc == CPC_EMALFORMED ? "not 32 bytes, raw or base64"
+                                           : cpc_strerror(rc));
+  }
   if (crypto_scalarmult_base(pk, sk) != 0) {
     sodium_memzero(sk, sizeof sk);
-    return cpc_fail("decrypt", "%s is not a usable X25519 secret key", a->x25519_file);
+    return cpc_fail("decrypt", "%s is not a usable X25519 secret key",
+                    a->identity_file ? a->identity_file : a->x25519_file);
   }
   sodium_bin2base64(name, sizeof name, pk, 32, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
   snprintf(path, sizeof path, "%s/keys/%s", a->dir, name);
