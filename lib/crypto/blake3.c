@@ -216,6 +216,33 @@ void cpc__blake3_append_subtrees(cpc_blake3_hasher *h, const uint8_t *cvs,
   chunk_init(cs, h->key, cs->flags, count);
 }
 
+/*
+ * Hash n whole chunks (n <= BATCH) starting at chunk number count, which
+ * need not be aligned, all side by side; then cut [count, count + n) into
+ * aligned power-of-two subtrees (largest first from the left), reduce each
+ * with side-by-side parent hashing, and push them in order.
+ */
+static void push_chunk_run(cpc_blake3_hasher *h,
+                           const struct cpc__blake3_ops *ops,
+                           const uint8_t *in, size_t n, uint64_t count) {
+  uint8_t cvs[CPC__B3_BATCH_CHUNKS * 32];
+  uint8_t mode = h->chunk.flags;
+  size_t done = 0;
+
+  ops->hash_chunks(in, n, h->key, count, mode, cvs);
+  while (done < n) {
+    uint64_t pos = count + done;
+    size_t size = 1;
+    while ((pos & (2 * size - 1)) == 0 && done + 2 * size <= n)
+      size *= 2;
+    uint8_t *sub = cvs + done * 32;
+    for (size_t m = size; m > 1; m /= 2)
+      ops->hash_parents(sub, m / 2, h->key, mode, sub);
+    cpc__blake3_push_cv(h, sub, pos);
+    done += size;
+  }
+}
+
 static void hasher_init_flags(cpc_blake3_hasher *h, const uint32_t key[8],
                               uint8_t mode_flags) {
   memcpy(h->key, key, sizeof h->key);
@@ -298,14 +325,11 @@ void cpc_blake3_hasher_update(cpc_blake3_hasher *h, const void *data,
       len -= batch_bytes;
       continue;
     }
-    uint8_t cvs[CPC__B3_BATCH_CHUNKS * 32];
     size_t n = CPC__B3_BATCH_CHUNKS - (size_t)(count % CPC__B3_BATCH_CHUNKS);
     size_t avail = (len - 1) / CPC_BLAKE3_CHUNK_LEN;
     if (n > avail)
       n = avail;
-    ops->hash_chunks(in, n, h->key, count, mode, cvs);
-    for (size_t i = 0; i < n; i++)
-      cpc__blake3_push_cv(h, cvs + i * 32, count + i);
+    push_chunk_run(h, ops, in, n, count);
     cs->chunk_counter = count + n;
     in += n * CPC_BLAKE3_CHUNK_LEN;
     len -= n * CPC_BLAKE3_CHUNK_LEN;

@@ -104,14 +104,7 @@ void cpc__blake3_portable_hash_parents(const uint8_t *cvs, size_t n,
                                        const uint32_t key[8], uint8_t flags,
                                        uint8_t *out);
 
-/* SSE4.1: 4 lanes (remainders go to the portable code). */
-void cpc__blake3_sse41_compress_in_place(uint32_t cv[8],
-                                         const uint8_t block[64],
-                                         uint8_t block_len, uint64_t counter,
-                                         uint8_t flags);
-void cpc__blake3_sse41_xof(const uint32_t cv[8], const uint8_t block[64],
-                           uint8_t block_len, uint64_t counter, uint8_t flags,
-                           uint8_t *out, size_t nblocks);
+/* SSE4.1: 4 lanes (remainders one at a time). */
 void cpc__blake3_sse41_hash_chunks(const uint8_t *input, size_t n,
                                    const uint32_t key[8], uint64_t counter,
                                    uint8_t flags, uint8_t *out);

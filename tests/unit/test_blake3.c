@@ -231,6 +231,36 @@ static void test_backends_agree_large(void **state) {
   cpc_blake3_set_backend(CPC_BLAKE3_AUTO);
 }
 
+/* Every group remainder of every back end: 1..70 chunks plus a byte,
+ * whole and fed at an unaligned offset, against the portable code. */
+static void test_backends_agree_remainders(void **state) {
+  (void)state;
+  size_t max = 70 * 1024 + 1;
+  uint8_t *in = pattern(max);
+  for (size_t chunks = 1; chunks <= 70; chunks++) {
+    size_t len = chunks * 1024 + 1;
+    uint8_t ref[32], out[32];
+    cpc_blake3_hasher h;
+    assert_int_equal(cpc_blake3_set_backend(CPC_BLAKE3_PORTABLE), 0);
+    cpc_blake3(in, len, ref);
+    for (size_t b = 0; b < sizeof all_backends / sizeof all_backends[0]; b++) {
+      if (!cpc_blake3_backend_supported(all_backends[b]))
+        continue;
+      assert_int_equal(cpc_blake3_set_backend(all_backends[b]), 0);
+      cpc_blake3(in, len, out);
+      assert_memory_equal(out, ref, 32);
+      size_t cut = len > 3 * 1024 + 5 ? 3 * 1024 + 5 : len / 2;
+      cpc_blake3_hasher_init(&h);
+      cpc_blake3_hasher_update(&h, in, cut);
+      cpc_blake3_hasher_update(&h, in + cut, len - cut);
+      cpc_blake3_hasher_finalize(&h, out, 32);
+      assert_memory_equal(out, ref, 32);
+    }
+  }
+  free(in);
+  cpc_blake3_set_backend(CPC_BLAKE3_AUTO);
+}
+
 static void test_parallel_matches_serial(void **state) {
   (void)state;
   size_t len = (9u << 20) + 333;
@@ -288,6 +318,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_vectors_all_backends),
       cmocka_unit_test(test_backends_agree_large),
+      cmocka_unit_test(test_backends_agree_remainders),
       cmocka_unit_test(test_parallel_matches_serial),
       cmocka_unit_test(test_backend_selection),
   };
