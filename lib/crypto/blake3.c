@@ -195,25 +195,22 @@ uint64_t cpc__blake3_position(const cpc_blake3_hasher *h) {
   return h->chunk.chunk_counter * CPC_BLAKE3_CHUNK_LEN + chunk_len(&h->chunk);
 }
 
-void cpc__blake3_append_subtrees(cpc_blake3_hasher *h, const uint8_t *cvs,
-                                 size_t n, size_t unit_chunks) {
+void cpc__blake3_append_subtree(cpc_blake3_hasher *h, const uint8_t cv[32],
+                                uint64_t nchunks) {
   const struct cpc__blake3_ops *ops = cpc__blake3_ops();
   cpc_blake3_chunk_state *cs = &h->chunk;
   uint64_t count = cs->chunk_counter;
 
   if (chunk_len(cs) > 0) {
     struct b3_output o;
-    uint8_t cv[32];
+    uint8_t chunk_cv[32];
     chunk_output(cs, &o);
-    output_cv(ops, &o, cv);
-    cpc__blake3_push_cv(h, cv, count);
+    output_cv(ops, &o, chunk_cv);
+    cpc__blake3_push_cv(h, chunk_cv, count);
     count++;
   }
-  for (size_t i = 0; i < n; i++) {
-    cpc__blake3_push_cv(h, cvs + i * 32, count);
-    count += unit_chunks;
-  }
-  chunk_init(cs, h->key, cs->flags, count);
+  cpc__blake3_push_cv(h, cv, count);
+  chunk_init(cs, h->key, cs->flags, count + nchunks);
 }
 
 /*

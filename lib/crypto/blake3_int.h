@@ -147,14 +147,14 @@ void cpc__blake3_push_cv(cpc_blake3_hasher *h, const uint8_t cv[32],
 uint64_t cpc__blake3_position(const cpc_blake3_hasher *h);
 
 /*
- * Append n complete subtrees of unit_chunks chunks each (CVs back to back
- * in cvs) at h's current position, which must be a multiple of
- * unit_chunks * CHUNK_LEN. The chunk state, if not empty, must be full: it
- * is closed first. The caller then feeds at least one more byte through
- * cpc_blake3_hasher_update(), which leaves the stack merged.
+ * Append one complete subtree of nchunks chunks (a power of two) with CV cv
+ * at h's current position, which must be a multiple of nchunks chunks. The
+ * chunk state, if not empty, must be full: it is closed first. The caller
+ * then feeds at least one more byte through cpc_blake3_hasher_update(),
+ * which leaves the stack merged.
  */
-void cpc__blake3_append_subtrees(cpc_blake3_hasher *h, const uint8_t *cvs,
-                                 size_t n, size_t unit_chunks);
+void cpc__blake3_append_subtree(cpc_blake3_hasher *h, const uint8_t cv[32],
+                                uint64_t nchunks);
 
 /* Little-endian word loads and stores. */
 static inline uint32_t cpc__load32le(const uint8_t *p) {
