@@ -43,27 +43,28 @@ struct hash_opts {
 };
 
 static void usage(FILE *out) {
-  fprintf(out,
-          "usage: cpc hash [options] [FILE...]\n"
-          "\n"
-          "Print the BLAKE3 hash of each FILE as `<hex>  <name>`, like b3sum.\n"
-          "With no FILE, or when FILE is -, read standard input.\n"
-          "\n"
-          "options:\n"
-          "  --threads N       hash with up to N threads (default 1; 0 = one\n"
-          "                    per CPU); --num-threads is the same\n"
-          "  --backend NAME    portable, sse4.1, avx2, avx512 or auto (default\n"
-          "                    auto, or $CPC_BLAKE3_BACKEND)\n"
-          "  --keyed           keyed hash; the 32-byte key is read raw from\n"
-          "                    standard input\n"
-          "  --key-file FILE   keyed hash with the 32 raw bytes in FILE\n"
-          "  --derive-key CTX  key derivation mode with context string CTX\n"
-          "  -l, --length N    output N bytes (extendable output; default 32)\n"
-          "  --no-names        print only the hashes\n"
-          "  --raw             write raw output bytes (one input only)\n"
-          "  --mmap            hash regular files through a memory map instead\n"
-          "                    of pread() into cache-sized buffers\n"
-          "  -h, --help        show this help\n");
+  fprintf(
+      out,
+      "usage: cpc hash [options] [FILE...]\n"
+      "\n"
+      "Print the BLAKE3 hash of each FILE as `<hex>  <name>`, like b3sum.\n"
+      "With no FILE, or when FILE is -, read standard input.\n"
+      "\n"
+      "options:\n"
+      "  --threads N       hash with up to N threads (default 1; 0 = one\n"
+      "                    per CPU); --num-threads is the same\n"
+      "  --backend NAME    portable, sse4.1, avx2, avx512 or auto (default\n"
+      "                    auto, or $CPC_BLAKE3_BACKEND)\n"
+      "  --keyed           keyed hash; the 32-byte key is read raw from\n"
+      "                    standard input\n"
+      "  --key-file FILE   keyed hash with the 32 raw bytes in FILE\n"
+      "  --derive-key CTX  key derivation mode with context string CTX\n"
+      "  -l, --length N    output N bytes (extendable output; default 32)\n"
+      "  --no-names        print only the hashes\n"
+      "  --raw             write raw output bytes (one input only)\n"
+      "  --mmap            hash regular files through a memory map instead\n"
+      "                    of pread() into cache-sized buffers\n"
+      "  -h, --help        show this help\n");
 }
 
 /* "--name value" or "--name=value" (alias: another spelling of name). */
@@ -126,8 +127,9 @@ static int read_key(int fd, const char *what, uint8_t key[CPC_BLAKE3_KEY_LEN]) {
     got += (size_t)r;
   }
   if (got != CPC_BLAKE3_KEY_LEN) {
-    cpc_fail(CMD, "expected %d key bytes from %s, found %s%zu", CPC_BLAKE3_KEY_LEN,
-             what, got > CPC_BLAKE3_KEY_LEN ? "more than " : "",
+    cpc_fail(CMD, "expected %d key bytes from %s, found %s%zu",
+             CPC_BLAKE3_KEY_LEN, what,
+             got > CPC_BLAKE3_KEY_LEN ? "more than " : "",
              got > CPC_BLAKE3_KEY_LEN ? (size_t)CPC_BLAKE3_KEY_LEN : got);
     sodium_memzero(buf, sizeof buf);
     return -1;
@@ -213,8 +215,8 @@ static int hash_fd(cpc_blake3_hasher *h, int fd, const char *name,
           hash_mapped(h, fd, (size_t)len, o->threads) == 0)
         return 0;
     } else {
-      int rc = cpc_blake3_hasher_update_fd(h, fd, (uint64_t)pos, len,
-                                           o->threads);
+      int rc =
+          cpc_blake3_hasher_update_fd(h, fd, (uint64_t)pos, len, o->threads);
       if (rc == CPC_EIO)
         return cpc_fail(CMD, "%s: %s", name, strerror(errno));
       if (rc == 0)
@@ -324,7 +326,8 @@ int cpc_cmd_hash(int argc, char **argv) {
                                 &m)) != NULL ||
                m) {
       if (!val || parse_u64(val, 4096, &n) != 0) {
-        fprintf(stderr, "cpc hash: --threads needs a number 0..4096 (0 = all CPUs)\n");
+        fprintf(stderr,
+                "cpc hash: --threads needs a number 0..4096 (0 = all CPUs)\n");
         return 2;
       }
       o.threads = (unsigned)n;
@@ -383,8 +386,9 @@ int cpc_cmd_hash(int argc, char **argv) {
     return 2;
   }
   if (have_backend && cpc_blake3_set_backend(backend) != 0)
-    return cpc_fail(CMD, "back end %s is not supported on this CPU; use "
-                         "--backend auto",
+    return cpc_fail(CMD,
+                    "back end %s is not supported on this CPU; use "
+                    "--backend auto",
                     cpc_blake3_backend_name(backend));
 
   if (o.keyed) {

@@ -140,8 +140,8 @@ static void output_root(const struct cpc__blake3_ops *ops,
 }
 
 /* Merge the top of the stack until it holds one CV per set bit of count. */
-static void merge_stack(cpc_blake3_hasher *h,
-                        const struct cpc__blake3_ops *ops, uint64_t count) {
+static void merge_stack(cpc_blake3_hasher *h, const struct cpc__blake3_ops *ops,
+                        uint64_t count) {
   size_t want = (size_t)__builtin_popcountll(count);
   while (h->cv_stack_len > want) {
     uint8_t *left = h->cv_stack + (size_t)(h->cv_stack_len - 2) * 32;
@@ -175,12 +175,11 @@ void cpc__blake3_subtree_cv(const struct cpc__blake3_ops *ops,
   size_t depth = 0;
   size_t nbatches = nchunks / CPC__B3_BATCH_CHUNKS;
   for (size_t i = 0; i < nbatches; i++) {
-    cpc__blake3_subtree_cv(ops, key, flags,
-                           input + i * CPC__B3_BATCH_CHUNKS *
-                                       (size_t)CPC_BLAKE3_CHUNK_LEN,
-                           CPC__B3_BATCH_CHUNKS,
-                           counter + i * CPC__B3_BATCH_CHUNKS,
-                           stack + depth * 32);
+    cpc__blake3_subtree_cv(
+        ops, key, flags,
+        input + i * CPC__B3_BATCH_CHUNKS * (size_t)CPC_BLAKE3_CHUNK_LEN,
+        CPC__B3_BATCH_CHUNKS, counter + i * CPC__B3_BATCH_CHUNKS,
+        stack + depth * 32);
     depth++;
     for (size_t done = i + 1; (done & 1) == 0; done >>= 1) {
       ops->hash_parents(stack + (depth - 2) * 32, 1, key, flags,
@@ -220,8 +219,8 @@ void cpc__blake3_append_subtree(cpc_blake3_hasher *h, const uint8_t cv[32],
  * with side-by-side parent hashing, and push them in order.
  */
 static void push_chunk_run(cpc_blake3_hasher *h,
-                           const struct cpc__blake3_ops *ops,
-                           const uint8_t *in, size_t n, uint64_t count) {
+                           const struct cpc__blake3_ops *ops, const uint8_t *in,
+                           size_t n, uint64_t count) {
   uint8_t cvs[CPC__B3_BATCH_CHUNKS * 32];
   uint8_t mode = h->chunk.flags;
   size_t done = 0;
@@ -314,8 +313,8 @@ void cpc_blake3_hasher_update(cpc_blake3_hasher *h, const void *data,
     size_t batch_bytes = CPC__B3_BATCH_CHUNKS * (size_t)CPC_BLAKE3_CHUNK_LEN;
     if (count % CPC__B3_BATCH_CHUNKS == 0 && len > batch_bytes) {
       uint8_t cv[32];
-      cpc__blake3_subtree_cv(ops, h->key, mode, in, CPC__B3_BATCH_CHUNKS,
-                             count, cv);
+      cpc__blake3_subtree_cv(ops, h->key, mode, in, CPC__B3_BATCH_CHUNKS, count,
+                             cv);
       cpc__blake3_push_cv(h, cv, count);
       cs->chunk_counter = count + CPC__B3_BATCH_CHUNKS;
       in += batch_bytes;

@@ -33,17 +33,17 @@ static inline __m128i rot7_128(__m128i x) {
 #include "crypto/blake3_rows_int.h"
 
 static inline __m256i rot16_256(__m256i x) {
-  return _mm256_shuffle_epi8(
-      x, _mm256_setr_epi8(2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13,
-                          2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12,
-                          13));
+  return _mm256_shuffle_epi8(x, _mm256_setr_epi8(2, 3, 0, 1, 6, 7, 4, 5, 10, 11,
+                                                 8, 9, 14, 15, 12, 13, 2, 3, 0,
+                                                 1, 6, 7, 4, 5, 10, 11, 8, 9,
+                                                 14, 15, 12, 13));
 }
 
 static inline __m256i rot8_256(__m256i x) {
-  return _mm256_shuffle_epi8(
-      x, _mm256_setr_epi8(1, 2, 3, 0, 5, 6, 7, 4, 9, 10, 11, 8, 13, 14, 15, 12,
-                          1, 2, 3, 0, 5, 6, 7, 4, 9, 10, 11, 8, 13, 14, 15,
-                          12));
+  return _mm256_shuffle_epi8(x, _mm256_setr_epi8(1, 2, 3, 0, 5, 6, 7, 4, 9, 10,
+                                                 11, 8, 13, 14, 15, 12, 1, 2, 3,
+                                                 0, 5, 6, 7, 4, 9, 10, 11, 8,
+                                                 13, 14, 15, 12));
 }
 
 static inline __m256i rot12_256(__m256i x) {
@@ -77,8 +77,8 @@ load_msg(const uint8_t *p, size_t stride, int nlanes, __m256i m[16]) {
   for (int half = 0; half < 2; half++) {
     __m256i r[8], a[8], b[8];
     for (int i = 0; i < 8; i++)
-      r[i] = i < nlanes ? B3_LOADU(p + (size_t)i * stride + 32 * half)
-                        : B3_ZERO();
+      r[i] =
+          i < nlanes ? B3_LOADU(p + (size_t)i * stride + 32 * half) : B3_ZERO();
     for (int i = 0; i < 4; i++) {
       a[2 * i] = _mm256_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
       a[2 * i + 1] = _mm256_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
@@ -102,7 +102,8 @@ load_msg(const uint8_t *p, size_t stride, int nlanes, __m256i m[16]) {
 void cpc__blake3_avx2_hash_chunks(const uint8_t *input, size_t n,
                                   const uint32_t key[8], uint64_t counter,
                                   uint8_t flags, uint8_t *out) {
-  lanes_hash_chunks(input, n, key, counter, flags, out, cpc__blake3_sse41_hash_chunks);
+  lanes_hash_chunks(input, n, key, counter, flags, out,
+                    cpc__blake3_sse41_hash_chunks);
 }
 
 void cpc__blake3_avx2_hash_parents(const uint8_t *cvs, size_t n,

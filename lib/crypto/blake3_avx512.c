@@ -76,7 +76,8 @@ load_msg(const uint8_t *p, size_t stride, int nlanes, __m512i m[16]) {
 static void avx512_hash_chunks(const uint8_t *input, size_t n,
                                const uint32_t key[8], uint64_t counter,
                                uint8_t flags, uint8_t *out) {
-  lanes_hash_chunks(input, n, key, counter, flags, out, cpc__blake3_avx2_hash_chunks);
+  lanes_hash_chunks(input, n, key, counter, flags, out,
+                    cpc__blake3_avx2_hash_chunks);
 }
 
 static void avx512_hash_parents(const uint8_t *cvs, size_t n,

@@ -48,8 +48,8 @@ B3_INLINE void b3_round(B3V v[16], const B3V m[16], int r) {
     v[i + 8] = B3_ADD(v[i + 8], v[i + 12]);
   for (int i = 0; i < 4; i++)
     v[i + 4] = B3_ROT7(B3_XOR(v[i + 4], v[i + 8]));
-  /* diagonals (0,5,10,15) (1,6,11,12) (2,7,8,13) (3,4,9,14):
-   * a = i, b = 4 + (i+1)%4, c = 8 + (i+2)%4, d = 12 + (i+3)%4 */
+    /* diagonals (0,5,10,15) (1,6,11,12) (2,7,8,13) (3,4,9,14):
+     * a = i, b = 4 + (i+1)%4, c = 8 + (i+2)%4, d = 12 + (i+3)%4 */
 #define B3_B(i) (4 + (((i) + 1) & 3))
 #define B3_C(i) (8 + (((i) + 2) & 3))
 #define B3_D(i) (12 + (((i) + 3) & 3))
@@ -105,9 +105,8 @@ B3_INLINE void b3_counters(uint64_t counter, int inc, B3V *lo, B3V *hi) {
  */
 B3_INLINE void hash_lanes(const uint8_t *in, size_t stride, size_t nblocks,
                           const uint32_t key[8], uint64_t counter, int inc,
-                          uint8_t flags, uint8_t flags_start,
-                          uint8_t flags_end, int prefetch, int nlanes,
-                          uint8_t *out) {
+                          uint8_t flags, uint8_t flags_start, uint8_t flags_end,
+                          int prefetch, int nlanes, uint8_t *out) {
   B3V h[8], ctr_lo, ctr_hi;
   for (int i = 0; i < 8; i++)
     h[i] = B3_SET1((int)key[i]);
@@ -125,9 +124,9 @@ B3_INLINE void hash_lanes(const uint8_t *in, size_t stride, size_t nblocks,
        * the next group of inputs near the end of these. */
       size_t t = b + B3_PREFETCH_BLOCKS;
       const uint8_t *next =
-          t < nblocks ? in + t * CPC_BLAKE3_BLOCK_LEN
-                      : in + B3_LANES * stride +
-                            (t - nblocks) * CPC_BLAKE3_BLOCK_LEN;
+          t < nblocks
+              ? in + t * CPC_BLAKE3_BLOCK_LEN
+              : in + B3_LANES * stride + (t - nblocks) * CPC_BLAKE3_BLOCK_LEN;
       for (int i = 0; i < B3_LANES; i++)
         _mm_prefetch((const char *)(next + (size_t)i * stride), _MM_HINT_T0);
     }
@@ -171,13 +170,11 @@ static void hash_partial(const uint8_t *in, size_t stride, size_t nblocks,
 
 /* n chunks: whole groups, then the rest in one partial group if it is more
  * than half a group, else by the narrower back end. */
-static inline void lanes_hash_chunks(const uint8_t *input, size_t n,
-                                     const uint32_t key[8], uint64_t counter,
-                                     uint8_t flags, uint8_t *out,
-                                     void (*narrower)(const uint8_t *, size_t,
-                                                      const uint32_t *,
-                                                      uint64_t, uint8_t,
-                                                      uint8_t *)) {
+static inline void
+lanes_hash_chunks(const uint8_t *input, size_t n, const uint32_t key[8],
+                  uint64_t counter, uint8_t flags, uint8_t *out,
+                  void (*narrower)(const uint8_t *, size_t, const uint32_t *,
+                                   uint64_t, uint8_t, uint8_t *)) {
   while (n >= B3_LANES) {
     hash_full(input, CPC_BLAKE3_CHUNK_LEN, CPC__B3_BLOCKS_PER_CHUNK, key,
               counter, 1, flags, CPC__B3_CHUNK_START, CPC__B3_CHUNK_END,
@@ -196,12 +193,11 @@ static inline void lanes_hash_chunks(const uint8_t *input, size_t n,
 }
 
 /* n parents, likewise. */
-static inline void lanes_hash_parents(const uint8_t *cvs, size_t n,
-                                      const uint32_t key[8], uint8_t flags,
-                                      uint8_t *out,
-                                      void (*narrower)(const uint8_t *, size_t,
-                                                       const uint32_t *,
-                                                       uint8_t, uint8_t *)) {
+static inline void
+lanes_hash_parents(const uint8_t *cvs, size_t n, const uint32_t key[8],
+                   uint8_t flags, uint8_t *out,
+                   void (*narrower)(const uint8_t *, size_t, const uint32_t *,
+                                    uint8_t, uint8_t *)) {
   while (n >= B3_LANES) {
     hash_full(cvs, 64, 1, key, 0, 0, flags | CPC__B3_PARENT, 0, 0, 0, out);
     cvs += B3_LANES * 64;

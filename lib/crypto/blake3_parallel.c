@@ -45,12 +45,12 @@ struct b3_job {
   const uint8_t *mem; /* memory source: byte of chunk number base_chunk */
   int fd;             /* file source (mem == NULL) */
   uint64_t base_chunk;
-  uint64_t base_off;  /* file offset of chunk number base_chunk */
+  uint64_t base_off; /* file offset of chunk number base_chunk */
   const struct b3_item *items;
   size_t nitems;
-  uint8_t *cvs;       /* nitems CVs */
+  uint8_t *cvs; /* nitems CVs */
   atomic_size_t next;
-  atomic_int error;   /* first read error: errno, or EIO for end of file */
+  atomic_int error; /* first read error: errno, or EIO for end of file */
 };
 
 static unsigned resolve_threads(unsigned threads) {
@@ -105,8 +105,8 @@ static int file_item_cv(struct b3_job *job, const struct b3_item *it,
                         uint8_t *buf, uint8_t out[32]) {
   uint8_t stack[64 * 32];
   size_t depth = 0;
-  uint64_t piece = it->nchunks < FILE_PIECE_CHUNKS ? it->nchunks
-                                                    : FILE_PIECE_CHUNKS;
+  uint64_t piece =
+      it->nchunks < FILE_PIECE_CHUNKS ? it->nchunks : FILE_PIECE_CHUNKS;
   uint64_t npieces = it->nchunks / piece;
   for (uint64_t i = 0; i < npieces; i++) {
     uint64_t chunk = it->chunk + i * piece;
@@ -120,8 +120,8 @@ static int file_item_cv(struct b3_job *job, const struct b3_item *it,
     depth++;
     /* A perfect tree of pieces: merge after piece i while i + 1 is even. */
     for (uint64_t done = i + 1; (done & 1) == 0; done >>= 1) {
-      job->ops->hash_parents(stack + (depth - 2) * 32, 1, job->key,
-                             job->flags, stack + (depth - 2) * 32);
+      job->ops->hash_parents(stack + (depth - 2) * 32, 1, job->key, job->flags,
+                             stack + (depth - 2) * 32);
       depth--;
     }
   }
@@ -141,8 +141,7 @@ static void run_items(struct b3_job *job, uint8_t *buf) {
       const uint8_t *p = job->mem + (it->chunk - job->base_chunk) *
                                         (size_t)CPC_BLAKE3_CHUNK_LEN;
       cpc__blake3_subtree_cv(job->ops, job->key, job->flags, p,
-                             (size_t)it->nchunks, it->chunk,
-                             job->cvs + i * 32);
+                             (size_t)it->nchunks, it->chunk, job->cvs + i * 32);
     } else {
       int e = file_item_cv(job, it, buf, job->cvs + i * 32);
       if (e != 0) {

@@ -63,9 +63,10 @@ rows_rounds(__m128i *r0, __m128i *r1, __m128i *r2, __m128i *r3,
 
 #undef R_MSG
 
-static inline void rows_compress_in_place(uint32_t cv[8], const uint8_t block[64],
-                                   uint8_t block_len, uint64_t counter,
-                                   uint8_t flags) {
+static inline void rows_compress_in_place(uint32_t cv[8],
+                                          const uint8_t block[64],
+                                          uint8_t block_len, uint64_t counter,
+                                          uint8_t flags) {
   __m128i a, b, c, d;
   rows_rounds(&a, &b, &c, &d, cv, block, block_len, counter, flags);
   _mm_storeu_si128((__m128i *)(void *)&cv[0], _mm_xor_si128(a, c));
@@ -73,8 +74,8 @@ static inline void rows_compress_in_place(uint32_t cv[8], const uint8_t block[64
 }
 
 static inline void rows_xof(const uint32_t cv[8], const uint8_t block[64],
-                     uint8_t block_len, uint64_t counter, uint8_t flags,
-                     uint8_t *out, size_t nblocks) {
+                            uint8_t block_len, uint64_t counter, uint8_t flags,
+                            uint8_t *out, size_t nblocks) {
   __m128i cv0 = _mm_loadu_si128((const __m128i *)(const void *)&cv[0]);
   __m128i cv1 = _mm_loadu_si128((const __m128i *)(const void *)&cv[4]);
   for (size_t i = 0; i < nblocks; i++, out += 64) {
@@ -89,8 +90,8 @@ static inline void rows_xof(const uint32_t cv[8], const uint8_t block[64],
 
 /* n whole chunks one at a time (remainders of the lane-parallel code). */
 static inline void rows_hash_chunks(const uint8_t *input, size_t n,
-                             const uint32_t key[8], uint64_t counter,
-                             uint8_t flags, uint8_t *out) {
+                                    const uint32_t key[8], uint64_t counter,
+                                    uint8_t flags, uint8_t *out) {
   for (; n > 0; n--, counter++, out += 32) {
     uint32_t cv[8];
     memcpy(cv, key, sizeof cv);
@@ -108,8 +109,8 @@ static inline void rows_hash_chunks(const uint8_t *input, size_t n,
 
 /* n parents one at a time; out may overlap cvs (see blake3_int.h). */
 static inline void rows_hash_parents(const uint8_t *cvs, size_t n,
-                              const uint32_t key[8], uint8_t flags,
-                              uint8_t *out) {
+                                     const uint32_t key[8], uint8_t flags,
+                                     uint8_t *out) {
   for (; n > 0; n--, cvs += 64, out += 32) {
     uint32_t cv[8];
     uint8_t block[64];
