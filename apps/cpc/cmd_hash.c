@@ -6,6 +6,7 @@
  * (serial or tree-parallel), or memory-mapped with --mmap; pipes and small
  * files are read in a loop.
  */
+#define _GNU_SOURCE /* F_SETPIPE_SZ */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -25,10 +26,10 @@
 
 #define CMD "hash"
 /* Regular files at least this big are read by offset (or mapped). */
-#define MMAP_MIN (16 * 1024)
-/* Read buffer for pipes: big enough that the parallel update pays off. */
-#define READ_BUF_SERIAL (256 * 1024)
-#define READ_BUF_PARALLEL (16 * 1024 * 1024)
+#define PREAD_MIN (16 * 1024)
+/* Read buffer for pipes and small files, and the pipe size to ask for. */
+#define READ_BUF (256 * 1024)
+#define PIPE_SIZE (1024 * 1024)
 
 struct hash_opts {
   unsigned threads;
@@ -148,13 +149,13 @@ static void init_hasher(cpc_blake3_hasher *h, const struct hash_opts *o) {
     cpc_blake3_hasher_init(h);
 }
 
-static int absorb(cpc_blake3_hasher *h, const uint8_t *data, size_t len,
-                  unsigned threads) {
+/* Serial, or tree-parallel (which falls back to serial if it must). */
+static void absorb(cpc_blake3_hasher *h, const uint8_t *data, size_t len,
+                   unsigned threads) {
   if (threads != 1 &&
       cpc_blake3_hasher_update_parallel(h, data, len, threads) == 0)
-    return 0;
+    return;
   cpc_blake3_hasher_update(h, data, len);
-  return 0;
 }
 
 /* Hash a mapped regular file (--mmap); 1 if it could not be mapped. */
@@ -169,13 +170,18 @@ static int hash_mapped(cpc_blake3_hasher *h, int fd, size_t size,
   return 0;
 }
 
-static int hash_read(cpc_blake3_hasher *h, int fd, const char *name,
-                     unsigned threads) {
-  size_t cap = threads == 1 ? READ_BUF_SERIAL : READ_BUF_PARALLEL;
+/*
+ * Pipes and small files: fill a buffer, hash it, repeat. Serial: a pipe
+ * delivers bytes more slowly than one core hashes them, so threads would
+ * only wait; a bigger pipe lets the writer run ahead while we hash.
+ */
+static int hash_read(cpc_blake3_hasher *h, int fd, const char *name) {
+  size_t cap = READ_BUF;
   uint8_t *buf = malloc(cap);
   int rc = 0;
   if (buf == NULL)
     return cpc_fail(CMD, "%s: out of memory for the read buffer", name);
+  fcntl(fd, F_SETPIPE_SZ, PIPE_SIZE); /* fails harmlessly on non-pipes */
   for (int eof = 0; !eof;) {
     size_t len = 0;
     while (len < cap) {
@@ -192,7 +198,7 @@ static int hash_read(cpc_blake3_hasher *h, int fd, const char *name,
       }
       len += (size_t)r;
     }
-    absorb(h, buf, len, threads);
+    cpc_blake3_hasher_update(h, buf, len);
   }
 out:
   free(buf);
@@ -207,7 +213,7 @@ static int hash_fd(cpc_blake3_hasher *h, int fd, const char *name,
                    const struct hash_opts *o) {
   struct stat st;
   off_t pos;
-  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= MMAP_MIN &&
+  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= PREAD_MIN &&
       (pos = lseek(fd, 0, SEEK_CUR)) >= 0 && pos <= st.st_size) {
     uint64_t len = (uint64_t)(st.st_size - pos);
     if (o->mmap) {
@@ -223,7 +229,7 @@ static int hash_fd(cpc_blake3_hasher *h, int fd, const char *name,
         return 0;
     }
   }
-  return hash_read(h, fd, name, o->threads);
+  return hash_read(h, fd, name);
 }
 
 /* b3sum's escaping: a name with '\\' or '\n' gets a leading '\\'. */

@@ -13,6 +13,8 @@
  * runs many chunks side by side, hash_parents reduces each tree level
  * side by side), so the SIMD back ends see long runs, not single chunks.
  */
+#include <sodium.h>
+
 #include "crypto/blake3_int.h"
 
 /* The last node to be compressed: a chunk's last block or a parent. */
@@ -255,6 +257,7 @@ void cpc_blake3_hasher_init_keyed(cpc_blake3_hasher *h,
   uint32_t words[8];
   cpc__load_cv(words, key);
   hasher_init_flags(h, words, CPC__B3_KEYED_HASH);
+  sodium_memzero(words, sizeof words);
 }
 
 void cpc_blake3_hasher_init_derive_key(cpc_blake3_hasher *h,

@@ -296,6 +296,8 @@ int cpc_blake3_hasher_update_fd(cpc_blake3_hasher *h, int fd, uint64_t offset,
   pos += head;
 
   uint64_t avail = len > 0 ? (len - 1) / CPC_BLAKE3_CHUNK_LEN : 0;
+  if (avail < (uint64_t)threads * 2 * FILE_PIECE_CHUNKS)
+    threads = 1; /* too little to pay for starting threads */
   uint64_t unit = unit_chunks_for(avail, threads, FILE_PIECE_CHUNKS);
   size_t cap = plan_cap(avail, unit);
   items = malloc(cap * sizeof *items + cap * 32);
