@@ -13,6 +13,8 @@
  * runs many chunks side by side, hash_parents reduces each tree level
  * side by side), so the SIMD back ends see long runs, not single chunks.
  */
+#include <sodium.h>
+
 #include "crypto/blake3_int.h"
 
 /* The last node to be compressed: a chunk's last block or a parent. */
@@ -140,8 +142,8 @@ static void output_root(const struct cpc__blake3_ops *ops,
 }
 
 /* Merge the top of the stack until it holds one CV per set bit of count. */
-static void merge_stack(cpc_blake3_hasher *h,
-                        const struct cpc__blake3_ops *ops, uint64_t count) {
+static void merge_stack(cpc_blake3_hasher *h, const struct cpc__blake3_ops *ops,
+                        uint64_t count) {
   size_t want = (size_t)__builtin_popcountll(count);
   while (h->cv_stack_len > want) {
     uint8_t *left = h->cv_stack + (size_t)(h->cv_stack_len - 2) * 32;
@@ -175,12 +177,11 @@ void cpc__blake3_subtree_cv(const struct cpc__blake3_ops *ops,
   size_t depth = 0;
   size_t nbatches = nchunks / CPC__B3_BATCH_CHUNKS;
   for (size_t i = 0; i < nbatches; i++) {
-    cpc__blake3_subtree_cv(ops, key, flags,
-                           input + i * CPC__B3_BATCH_CHUNKS *
-                                       (size_t)CPC_BLAKE3_CHUNK_LEN,
-                           CPC__B3_BATCH_CHUNKS,
-                           counter + i * CPC__B3_BATCH_CHUNKS,
-                           stack + depth * 32);
+    cpc__blake3_subtree_cv(
+        ops, key, flags,
+        input + i * CPC__B3_BATCH_CHUNKS * (size_t)CPC_BLAKE3_CHUNK_LEN,
+        CPC__B3_BATCH_CHUNKS, counter + i * CPC__B3_BATCH_CHUNKS,
+        stack + depth * 32);
     depth++;
     for (size_t done = i + 1; (done & 1) == 0; done >>= 1) {
       ops->hash_parents(stack + (depth - 2) * 32, 1, key, flags,
@@ -195,25 +196,49 @@ uint64_t cpc__blake3_position(const cpc_blake3_hasher *h) {
   return h->chunk.chunk_counter * CPC_BLAKE3_CHUNK_LEN + chunk_len(&h->chunk);
 }
 
-void cpc__blake3_append_subtrees(cpc_blake3_hasher *h, const uint8_t *cvs,
-                                 size_t n, size_t unit_chunks) {
+void cpc__blake3_append_subtree(cpc_blake3_hasher *h, const uint8_t cv[32],
+                                uint64_t nchunks) {
   const struct cpc__blake3_ops *ops = cpc__blake3_ops();
   cpc_blake3_chunk_state *cs = &h->chunk;
   uint64_t count = cs->chunk_counter;
 
   if (chunk_len(cs) > 0) {
     struct b3_output o;
-    uint8_t cv[32];
+    uint8_t chunk_cv[32];
     chunk_output(cs, &o);
-    output_cv(ops, &o, cv);
-    cpc__blake3_push_cv(h, cv, count);
+    output_cv(ops, &o, chunk_cv);
+    cpc__blake3_push_cv(h, chunk_cv, count);
     count++;
   }
-  for (size_t i = 0; i < n; i++) {
-    cpc__blake3_push_cv(h, cvs + i * 32, count);
-    count += unit_chunks;
+  cpc__blake3_push_cv(h, cv, count);
+  chunk_init(cs, h->key, cs->flags, count + nchunks);
+}
+
+/*
+ * Hash n whole chunks (n <= BATCH) starting at chunk number count, which
+ * need not be aligned, all side by side; then cut [count, count + n) into
+ * aligned power-of-two subtrees (largest first from the left), reduce each
+ * with side-by-side parent hashing, and push them in order.
+ */
+static void push_chunk_run(cpc_blake3_hasher *h,
+                           const struct cpc__blake3_ops *ops, const uint8_t *in,
+                           size_t n, uint64_t count) {
+  uint8_t cvs[CPC__B3_BATCH_CHUNKS * 32];
+  uint8_t mode = h->chunk.flags;
+  size_t done = 0;
+
+  ops->hash_chunks(in, n, h->key, count, mode, cvs);
+  while (done < n) {
+    uint64_t pos = count + done;
+    size_t size = 1;
+    while ((pos & (2 * size - 1)) == 0 && done + 2 * size <= n)
+      size *= 2;
+    uint8_t *sub = cvs + done * 32;
+    for (size_t m = size; m > 1; m /= 2)
+      ops->hash_parents(sub, m / 2, h->key, mode, sub);
+    cpc__blake3_push_cv(h, sub, pos);
+    done += size;
   }
-  chunk_init(cs, h->key, cs->flags, count);
 }
 
 static void hasher_init_flags(cpc_blake3_hasher *h, const uint32_t key[8],
@@ -232,6 +257,7 @@ void cpc_blake3_hasher_init_keyed(cpc_blake3_hasher *h,
   uint32_t words[8];
   cpc__load_cv(words, key);
   hasher_init_flags(h, words, CPC__B3_KEYED_HASH);
+  sodium_memzero(words, sizeof words);
 }
 
 void cpc_blake3_hasher_init_derive_key(cpc_blake3_hasher *h,
@@ -290,22 +316,19 @@ void cpc_blake3_hasher_update(cpc_blake3_hasher *h, const void *data,
     size_t batch_bytes = CPC__B3_BATCH_CHUNKS * (size_t)CPC_BLAKE3_CHUNK_LEN;
     if (count % CPC__B3_BATCH_CHUNKS == 0 && len > batch_bytes) {
       uint8_t cv[32];
-      cpc__blake3_subtree_cv(ops, h->key, mode, in, CPC__B3_BATCH_CHUNKS,
-                             count, cv);
+      cpc__blake3_subtree_cv(ops, h->key, mode, in, CPC__B3_BATCH_CHUNKS, count,
+                             cv);
       cpc__blake3_push_cv(h, cv, count);
       cs->chunk_counter = count + CPC__B3_BATCH_CHUNKS;
       in += batch_bytes;
       len -= batch_bytes;
       continue;
     }
-    uint8_t cvs[CPC__B3_BATCH_CHUNKS * 32];
     size_t n = CPC__B3_BATCH_CHUNKS - (size_t)(count % CPC__B3_BATCH_CHUNKS);
     size_t avail = (len - 1) / CPC_BLAKE3_CHUNK_LEN;
     if (n > avail)
       n = avail;
-    ops->hash_chunks(in, n, h->key, count, mode, cvs);
-    for (size_t i = 0; i < n; i++)
-      cpc__blake3_push_cv(h, cvs + i * 32, count + i);
+    push_chunk_run(h, ops, in, n, count);
     cs->chunk_counter = count + n;
     in += n * CPC_BLAKE3_CHUNK_LEN;
     len -= n * CPC_BLAKE3_CHUNK_LEN;

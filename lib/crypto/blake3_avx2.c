@@ -1,25 +1,49 @@
 /*
  * blake3_avx2.c: BLAKE3 with AVX2, eight chunks or parents side by side
  * (compiled with -mavx2; called only when blake3_dispatch.c found AVX2 and
- * OS support for its registers). Fewer than eight go to the SSE4.1 code,
- * which also does the single compressions.
+ * OS support for its registers). Fewer than eight go to the SSE4.1 code;
+ * single compressions use four row vectors (blake3_rows_int.h).
  */
 #include <immintrin.h>
 
 #include "crypto/blake3_int.h"
 
+static inline __m128i rot16_128(__m128i x) {
+  return _mm_shuffle_epi8(
+      x, _mm_setr_epi8(2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13));
+}
+
+static inline __m128i rot8_128(__m128i x) {
+  return _mm_shuffle_epi8(
+      x, _mm_setr_epi8(1, 2, 3, 0, 5, 6, 7, 4, 9, 10, 11, 8, 13, 14, 15, 12));
+}
+
+static inline __m128i rot12_128(__m128i x) {
+  return _mm_or_si128(_mm_srli_epi32(x, 12), _mm_slli_epi32(x, 20));
+}
+
+static inline __m128i rot7_128(__m128i x) {
+  return _mm_or_si128(_mm_srli_epi32(x, 7), _mm_slli_epi32(x, 25));
+}
+
+#define R_ROT16 rot16_128
+#define R_ROT12 rot12_128
+#define R_ROT8 rot8_128
+#define R_ROT7 rot7_128
+#include "crypto/blake3_rows_int.h"
+
 static inline __m256i rot16_256(__m256i x) {
-  return _mm256_shuffle_epi8(
-      x, _mm256_setr_epi8(2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13,
-                          2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12,
-                          13));
+  return _mm256_shuffle_epi8(x, _mm256_setr_epi8(2, 3, 0, 1, 6, 7, 4, 5, 10, 11,
+                                                 8, 9, 14, 15, 12, 13, 2, 3, 0,
+                                                 1, 6, 7, 4, 5, 10, 11, 8, 9,
+                                                 14, 15, 12, 13));
 }
 
 static inline __m256i rot8_256(__m256i x) {
-  return _mm256_shuffle_epi8(
-      x, _mm256_setr_epi8(1, 2, 3, 0, 5, 6, 7, 4, 9, 10, 11, 8, 13, 14, 15, 12,
-                          1, 2, 3, 0, 5, 6, 7, 4, 9, 10, 11, 8, 13, 14, 15,
-                          12));
+  return _mm256_shuffle_epi8(x, _mm256_setr_epi8(1, 2, 3, 0, 5, 6, 7, 4, 9, 10,
+                                                 11, 8, 13, 14, 15, 12, 1, 2, 3,
+                                                 0, 5, 6, 7, 4, 9, 10, 11, 8,
+                                                 13, 14, 15, 12));
 }
 
 static inline __m256i rot12_256(__m256i x) {
@@ -35,6 +59,7 @@ static inline __m256i rot7_256(__m256i x) {
 #define B3_ADD _mm256_add_epi32
 #define B3_XOR _mm256_xor_si256
 #define B3_SET1 _mm256_set1_epi32
+#define B3_ZERO _mm256_setzero_si256
 #define B3_LOADU(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
 #define B3_STOREU(p, x) _mm256_storeu_si256((__m256i *)(void *)(p), (x))
 #define B3_ROT16 rot16_256
@@ -48,11 +73,12 @@ static inline __m256i rot7_256(__m256i x) {
  * halves, then the halves are exchanged.
  */
 static inline __attribute__((always_inline)) void
-load_msg(const uint8_t *p, size_t stride, __m256i m[16]) {
+load_msg(const uint8_t *p, size_t stride, int nlanes, __m256i m[16]) {
   for (int half = 0; half < 2; half++) {
     __m256i r[8], a[8], b[8];
     for (int i = 0; i < 8; i++)
-      r[i] = B3_LOADU(p + (size_t)i * stride + 32 * half);
+      r[i] =
+          i < nlanes ? B3_LOADU(p + (size_t)i * stride + 32 * half) : B3_ZERO();
     for (int i = 0; i < 4; i++) {
       a[2 * i] = _mm256_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
       a[2 * i + 1] = _mm256_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
@@ -76,33 +102,20 @@ load_msg(const uint8_t *p, size_t stride, __m256i m[16]) {
 void cpc__blake3_avx2_hash_chunks(const uint8_t *input, size_t n,
                                   const uint32_t key[8], uint64_t counter,
                                   uint8_t flags, uint8_t *out) {
-  while (n >= B3_LANES) {
-    hash_lanes(input, CPC_BLAKE3_CHUNK_LEN, CPC__B3_BLOCKS_PER_CHUNK, key,
-               counter, 1, flags, CPC__B3_CHUNK_START, CPC__B3_CHUNK_END, out);
-    input += B3_LANES * CPC_BLAKE3_CHUNK_LEN;
-    counter += B3_LANES;
-    out += B3_LANES * 32;
-    n -= B3_LANES;
-  }
-  cpc__blake3_sse41_hash_chunks(input, n, key, counter, flags, out);
+  lanes_hash_chunks(input, n, key, counter, flags, out,
+                    cpc__blake3_sse41_hash_chunks);
 }
 
 void cpc__blake3_avx2_hash_parents(const uint8_t *cvs, size_t n,
                                    const uint32_t key[8], uint8_t flags,
                                    uint8_t *out) {
-  while (n >= B3_LANES) {
-    hash_lanes(cvs, 64, 1, key, 0, 0, flags | CPC__B3_PARENT, 0, 0, out);
-    cvs += B3_LANES * 64;
-    out += B3_LANES * 32;
-    n -= B3_LANES;
-  }
-  cpc__blake3_sse41_hash_parents(cvs, n, key, flags, out);
+  lanes_hash_parents(cvs, n, key, flags, out, cpc__blake3_sse41_hash_parents);
 }
 
 const struct cpc__blake3_ops cpc__blake3_avx2_ops = {
     .id = CPC_BLAKE3_AVX2,
-    .compress_in_place = cpc__blake3_sse41_compress_in_place,
-    .xof = cpc__blake3_sse41_xof,
+    .compress_in_place = rows_compress_in_place,
+    .xof = rows_xof,
     .hash_chunks = cpc__blake3_avx2_hash_chunks,
     .hash_parents = cpc__blake3_avx2_hash_parents,
 };

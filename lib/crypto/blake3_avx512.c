@@ -3,17 +3,25 @@
  * by side, and sixteen root output blocks at once for long XOF output
  * (compiled with -mavx512f -mavx512vl; called only when blake3_dispatch.c
  * found both and OS support for the opmask and ZMM state). Fewer than
- * sixteen go to the AVX2 code; single compressions to the SSE4.1 code.
+ * sixteen go to the AVX2 code; single compressions use four row vectors
+ * (blake3_rows_int.h).
  */
 #include <immintrin.h>
 
 #include "crypto/blake3_int.h"
+
+#define R_ROT16(x) _mm_ror_epi32((x), 16)
+#define R_ROT12(x) _mm_ror_epi32((x), 12)
+#define R_ROT8(x) _mm_ror_epi32((x), 8)
+#define R_ROT7(x) _mm_ror_epi32((x), 7)
+#include "crypto/blake3_rows_int.h"
 
 #define B3_LANES 16
 #define B3V __m512i
 #define B3_ADD _mm512_add_epi32
 #define B3_XOR _mm512_xor_si512
 #define B3_SET1 _mm512_set1_epi32
+#define B3_ZERO _mm512_setzero_si512
 #define B3_LOADU(p) _mm512_loadu_si512((const void *)(p))
 #define B3_STOREU(p, x) _mm512_storeu_si512((void *)(p), (x))
 #define B3_ROT16(x) _mm512_ror_epi32((x), 16)
@@ -56,10 +64,10 @@ transpose16(const __m512i r[16], __m512i m[16]) {
 }
 
 static inline __attribute__((always_inline)) void
-load_msg(const uint8_t *p, size_t stride, __m512i m[16]) {
+load_msg(const uint8_t *p, size_t stride, int nlanes, __m512i m[16]) {
   __m512i r[16];
   for (int i = 0; i < 16; i++)
-    r[i] = B3_LOADU(p + (size_t)i * stride);
+    r[i] = i < nlanes ? B3_LOADU(p + (size_t)i * stride) : B3_ZERO();
   transpose16(r, m);
 }
 
@@ -68,27 +76,14 @@ load_msg(const uint8_t *p, size_t stride, __m512i m[16]) {
 static void avx512_hash_chunks(const uint8_t *input, size_t n,
                                const uint32_t key[8], uint64_t counter,
                                uint8_t flags, uint8_t *out) {
-  while (n >= B3_LANES) {
-    hash_lanes(input, CPC_BLAKE3_CHUNK_LEN, CPC__B3_BLOCKS_PER_CHUNK, key,
-               counter, 1, flags, CPC__B3_CHUNK_START, CPC__B3_CHUNK_END, out);
-    input += B3_LANES * CPC_BLAKE3_CHUNK_LEN;
-    counter += B3_LANES;
-    out += B3_LANES * 32;
-    n -= B3_LANES;
-  }
-  cpc__blake3_avx2_hash_chunks(input, n, key, counter, flags, out);
+  lanes_hash_chunks(input, n, key, counter, flags, out,
+                    cpc__blake3_avx2_hash_chunks);
 }
 
 static void avx512_hash_parents(const uint8_t *cvs, size_t n,
                                 const uint32_t key[8], uint8_t flags,
                                 uint8_t *out) {
-  while (n >= B3_LANES) {
-    hash_lanes(cvs, 64, 1, key, 0, 0, flags | CPC__B3_PARENT, 0, 0, out);
-    cvs += B3_LANES * 64;
-    out += B3_LANES * 32;
-    n -= B3_LANES;
-  }
-  cpc__blake3_avx2_hash_parents(cvs, n, key, flags, out);
+  lanes_hash_parents(cvs, n, key, flags, out, cpc__blake3_avx2_hash_parents);
 }
 
 /* Sixteen root output blocks: one block, sixteen counters. */
@@ -119,12 +114,12 @@ static void avx512_xof(const uint32_t cv[8], const uint8_t block[64],
     counter += B3_LANES;
     nblocks -= B3_LANES;
   }
-  cpc__blake3_sse41_xof(cv, block, block_len, counter, flags, out, nblocks);
+  rows_xof(cv, block, block_len, counter, flags, out, nblocks);
 }
 
 const struct cpc__blake3_ops cpc__blake3_avx512_ops = {
     .id = CPC_BLAKE3_AVX512,
-    .compress_in_place = cpc__blake3_sse41_compress_in_place,
+    .compress_in_place = rows_compress_in_place,
     .xof = avx512_xof,
     .hash_chunks = avx512_hash_chunks,
     .hash_parents = avx512_hash_parents,

@@ -104,14 +104,7 @@ void cpc__blake3_portable_hash_parents(const uint8_t *cvs, size_t n,
                                        const uint32_t key[8], uint8_t flags,
                                        uint8_t *out);
 
-/* SSE4.1: 4 lanes (remainders go to the portable code). */
-void cpc__blake3_sse41_compress_in_place(uint32_t cv[8],
-                                         const uint8_t block[64],
-                                         uint8_t block_len, uint64_t counter,
-                                         uint8_t flags);
-void cpc__blake3_sse41_xof(const uint32_t cv[8], const uint8_t block[64],
-                           uint8_t block_len, uint64_t counter, uint8_t flags,
-                           uint8_t *out, size_t nblocks);
+/* SSE4.1: 4 lanes (remainders one at a time). */
 void cpc__blake3_sse41_hash_chunks(const uint8_t *input, size_t n,
                                    const uint32_t key[8], uint64_t counter,
                                    uint8_t flags, uint8_t *out);
@@ -154,14 +147,14 @@ void cpc__blake3_push_cv(cpc_blake3_hasher *h, const uint8_t cv[32],
 uint64_t cpc__blake3_position(const cpc_blake3_hasher *h);
 
 /*
- * Append n complete subtrees of unit_chunks chunks each (CVs back to back
- * in cvs) at h's current position, which must be a multiple of
- * unit_chunks * CHUNK_LEN. The chunk state, if not empty, must be full: it
- * is closed first. The caller then feeds at least one more byte through
- * cpc_blake3_hasher_update(), which leaves the stack merged.
+ * Append one complete subtree of nchunks chunks (a power of two) with CV cv
+ * at h's current position, which must be a multiple of nchunks chunks. The
+ * chunk state, if not empty, must be full: it is closed first. The caller
+ * then feeds at least one more byte through cpc_blake3_hasher_update(),
+ * which leaves the stack merged.
  */
-void cpc__blake3_append_subtrees(cpc_blake3_hasher *h, const uint8_t *cvs,
-                                 size_t n, size_t unit_chunks);
+void cpc__blake3_append_subtree(cpc_blake3_hasher *h, const uint8_t cv[32],
+                                uint64_t nchunks);
 
 /* Little-endian word loads and stores. */
 static inline uint32_t cpc__load32le(const uint8_t *p) {

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <jansson.h>
@@ -64,7 +65,8 @@ static int load_vectors(void **state) {
   json_t *cases;
   if (json_unpack_ex(root, &err, 0, "{s:s, s:s, s:o}", "key", &key,
                      "context_string", &context, "cases", &cases) != 0 ||
-      strlen(key) != CPC_BLAKE3_KEY_LEN || strlen(context) >= sizeof vec_context)
+      strlen(key) != CPC_BLAKE3_KEY_LEN ||
+      strlen(context) >= sizeof vec_context)
     goto bad;
   memcpy(vec_key, key, CPC_BLAKE3_KEY_LEN);
   strcpy(vec_context, context);
@@ -125,8 +127,8 @@ static const uint8_t *expected(const struct vector *v, enum mode m) {
 /* Feed input in pieces whose sizes cycle through awkward values. */
 static void update_split(cpc_blake3_hasher *h, const uint8_t *in, size_t len,
                          size_t phase) {
-  static const size_t sizes[] = {1,    63,   64,  65,   1023, 1024, 1025,
-                                 7,    3000, 128, 4096, 2047, 0,    8193};
+  static const size_t sizes[] = {1, 63,   64,  65,   1023, 1024, 1025,
+                                 7, 3000, 128, 4096, 2047, 0,    8193};
   size_t off = 0;
   for (size_t i = phase; off < len; i++) {
     size_t n = sizes[i % (sizeof sizes / sizeof sizes[0])];
@@ -231,6 +233,36 @@ static void test_backends_agree_large(void **state) {
   cpc_blake3_set_backend(CPC_BLAKE3_AUTO);
 }
 
+/* Every group remainder of every back end: 1..70 chunks plus a byte,
+ * whole and fed at an unaligned offset, against the portable code. */
+static void test_backends_agree_remainders(void **state) {
+  (void)state;
+  size_t max = 70 * 1024 + 1;
+  uint8_t *in = pattern(max);
+  for (size_t chunks = 1; chunks <= 70; chunks++) {
+    size_t len = chunks * 1024 + 1;
+    uint8_t ref[32], out[32];
+    cpc_blake3_hasher h;
+    assert_int_equal(cpc_blake3_set_backend(CPC_BLAKE3_PORTABLE), 0);
+    cpc_blake3(in, len, ref);
+    for (size_t b = 0; b < sizeof all_backends / sizeof all_backends[0]; b++) {
+      if (!cpc_blake3_backend_supported(all_backends[b]))
+        continue;
+      assert_int_equal(cpc_blake3_set_backend(all_backends[b]), 0);
+      cpc_blake3(in, len, out);
+      assert_memory_equal(out, ref, 32);
+      size_t cut = len > 3 * 1024 + 5 ? 3 * 1024 + 5 : len / 2;
+      cpc_blake3_hasher_init(&h);
+      cpc_blake3_hasher_update(&h, in, cut);
+      cpc_blake3_hasher_update(&h, in + cut, len - cut);
+      cpc_blake3_hasher_finalize(&h, out, 32);
+      assert_memory_equal(out, ref, 32);
+    }
+  }
+  free(in);
+  cpc_blake3_set_backend(CPC_BLAKE3_AUTO);
+}
+
 static void test_parallel_matches_serial(void **state) {
   (void)state;
   size_t len = (9u << 20) + 333;
@@ -248,8 +280,8 @@ static void test_parallel_matches_serial(void **state) {
       cpc_blake3_hasher_update(&h, in, prefixes[p]);
       /* Two parallel calls, the split not on any boundary. */
       size_t mid = prefixes[p] + (len - prefixes[p]) / 2 + 17;
-      assert_int_equal(cpc_blake3_hasher_update_parallel(
-                           &h, in + prefixes[p], mid - prefixes[p], t),
+      assert_int_equal(cpc_blake3_hasher_update_parallel(&h, in + prefixes[p],
+                                                         mid - prefixes[p], t),
                        0);
       assert_int_equal(
           cpc_blake3_hasher_update_parallel(&h, in + mid, len - mid, t), 0);
@@ -267,6 +299,61 @@ static void test_parallel_matches_serial(void **state) {
   assert_int_equal(cpc_blake3_hasher_update_parallel(&h, in, len, 0), 0);
   cpc_blake3_hasher_finalize(&h, got, sizeof got);
   assert_memory_equal(got, want, sizeof want);
+  free(in);
+}
+
+/* Hashing from a file descriptor equals hashing the bytes. */
+static void test_update_fd(void **state) {
+  (void)state;
+  size_t len = (5u << 20) + 4321;
+  uint8_t *in = pattern(len);
+  char path[] = "/tmp/cpc-test-blake3-XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  unlink(path);
+  assert_int_equal(write(fd, in, len), (ssize_t)len);
+
+  static const size_t starts[] = {0, 1, 1024, 777777};
+  static const size_t prefixes[] = {0, 5, 2048};
+  for (size_t s = 0; s < sizeof starts / sizeof starts[0]; s++) {
+    for (size_t p = 0; p < sizeof prefixes / sizeof prefixes[0]; p++) {
+      uint8_t want[40], got[40];
+      cpc_blake3_hasher h;
+      cpc_blake3_hasher_init_keyed(&h, vec_key);
+      cpc_blake3_hasher_update(&h, in, prefixes[p]);
+      cpc_blake3_hasher_update(&h, in + starts[s], len - starts[s]);
+      cpc_blake3_hasher_finalize(&h, want, sizeof want);
+      for (unsigned t = 1; t <= 4; t++) {
+        cpc_blake3_hasher_init_keyed(&h, vec_key);
+        cpc_blake3_hasher_update(&h, in, prefixes[p]);
+        assert_int_equal(
+            cpc_blake3_hasher_update_fd(&h, fd, starts[s], len - starts[s], t),
+            0);
+        cpc_blake3_hasher_finalize(&h, got, sizeof got);
+        assert_memory_equal(got, want, sizeof want);
+      }
+    }
+  }
+  /* Small and empty ranges. */
+  for (size_t n = 0; n < 3000; n += 997) {
+    uint8_t want[32], got[32];
+    cpc_blake3_hasher h;
+    cpc_blake3(in + 10, n, want);
+    cpc_blake3_hasher_init(&h);
+    assert_int_equal(cpc_blake3_hasher_update_fd(&h, fd, 10, n, 2), 0);
+    cpc_blake3_hasher_finalize(&h, got, sizeof got);
+    assert_memory_equal(got, want, sizeof want);
+  }
+  /* A file shorter than promised: CPC_EIO and h unchanged. */
+  cpc_blake3_hasher h, before;
+  cpc_blake3_hasher_init(&h);
+  cpc_blake3_hasher_update(&h, in, 100);
+  before = h;
+  assert_int_equal(cpc_blake3_hasher_update_fd(&h, fd, 0, len + 1, 2), CPC_EIO);
+  assert_memory_equal(&h, &before, sizeof h);
+  assert_int_equal(cpc_blake3_hasher_update_fd(&h, -1, 0, 4096, 1), CPC_EIO);
+  assert_memory_equal(&h, &before, sizeof h);
+  close(fd);
   free(in);
 }
 
@@ -288,7 +375,9 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_vectors_all_backends),
       cmocka_unit_test(test_backends_agree_large),
+      cmocka_unit_test(test_backends_agree_remainders),
       cmocka_unit_test(test_parallel_matches_serial),
+      cmocka_unit_test(test_update_fd),
       cmocka_unit_test(test_backend_selection),
   };
   return cmocka_run_group_tests(tests, load_vectors, free_vectors);
