@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include "cpc/blockstore.h"
 #include "cpc/error.h"
@@ -229,6 +230,11 @@ int cpc_blockstore_open(const char *dir, unsigned flags, cpc_blockstore **out) {
   if (bs == NULL)
     return CPC_ENOMEM;
   bs->flags = flags;
+  bs->dir = strdup(dir);
+  if (bs->dir == NULL) {
+    rc = CPC_ENOMEM;
+    goto out;
+  }
   rc = env_open(dir, flags, &bs->env);
   if (rc != 0)
     goto out;
@@ -240,6 +246,7 @@ out:
   if (rc != 0) {
     if (bs->env != NULL)
       mdb_env_close(bs->env);
+    free(bs->dir);
     free(bs);
     return rc;
   }
@@ -253,6 +260,7 @@ void cpc_blockstore_close(cpc_blockstore *bs) {
   if (bs->flags & CPC_BLOCKSTORE_NOSYNC)
     (void)mdb_env_sync(bs->env, 1);
   mdb_env_close(bs->env);
+  free(bs->dir);
   free(bs);
 }
 
@@ -260,6 +268,18 @@ int cpc_blockstore_sync(cpc_blockstore *bs) {
   if (bs == NULL)
     return CPC_EINVAL;
   return mdb_env_sync(bs->env, 1) == 0 ? 0 : CPC_EIO;
+}
+
+/*
+ * LMDB reports a short write as EIO, and a write that fills the disk is
+ * often short. 1 if the file system of the store has less room than len
+ * plus a margin for LMDB's pages.
+ */
+static int disk_nearly_full(const cpc_blockstore *bs, size_t len) {
+  struct statvfs vfs;
+  if (statvfs(bs->dir, &vfs) != 0)
+    return 0;
+  return (uint64_t)vfs.f_bavail * vfs.f_frsize < (uint64_t)len + (1u << 20);
 }
 
 /* The store key of cid: its binary multihash, into buf. */
@@ -322,6 +342,8 @@ int cpc_blockstore_put(cpc_blockstore *bs, const cpc_cid *cid, const void *data,
   if (rc != 0)
     goto out;
   rc = cpc__bs_err(mdb_txn_commit(txn)); /* frees txn, even on failure */
+  if (rc == CPC_EIO && disk_nearly_full(bs, len))
+    rc = CPC_ENOSPC;
   return rc;
 out:
   mdb_txn_abort(txn);

@@ -20,6 +20,7 @@
 #define CPC__BS_FORMAT 1
 
 struct cpc_blockstore {
+  char *dir; /* the store directory, for statvfs */
   MDB_env *env;
   MDB_dbi blocks;
   MDB_dbi meta;
