@@ -135,12 +135,18 @@ K=$tmp/crash
 for i in 0 1 2 3 4 5 6 7; do
   head -c $(( (i + 1) * 250000 )) /dev/urandom >"$tmp/r$i"
 done
+# How long one put into an existing store takes here (ASan builds are much
+# slower): the kills land at random moments within that span.
+"$CPC" block put "$tmp/r6" --store "$tmp/timing" >/dev/null 2>&1
+t0=${EPOCHREALTIME/./}
+"$CPC" block put "$tmp/r7" --store "$tmp/timing" >/dev/null 2>&1
+span=$(( ${EPOCHREALTIME/./} - t0 + 1 ))
 for round in $(seq 1 40); do
   f=$tmp/r$((round % 8))
   head -c 16 /dev/urandom | dd of="$f" conv=notrunc status=none # a new block each round
   "$CPC" block put "$f" --store "$K" >"$tmp/crash.out.$round" 2>/dev/null &
   pid=$!
-  sleep "$(printf '0.%03d' $((RANDOM % 12)))" # a put takes ~5-10 ms
+  sleep "$(printf '%d.%06d' $((d = (RANDOM * 32768 + RANDOM) % span, d / 1000000)) $((d % 1000000)))"
   kill -9 "$pid" 2>/dev/null
   wait "$pid" 2>/dev/null
 done
