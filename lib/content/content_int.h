@@ -94,8 +94,6 @@ void cpc__hash_worker_wait(cpc__hash_worker *w, cpc__hash_job *job);
 /* Finish queued jobs, join the thread. Safe on a worker never started. */
 void cpc__hash_worker_stop(cpc__hash_worker *w);
 
-#endif
-
 /* --- manifest_writer.c --------------------------------------------------- */
 
 /*
@@ -129,3 +127,5 @@ int cpc__manifest_writer_finish(cpc__manifest_writer *w,
                                 enum cpc_compression compression,
                                 cpc_cid *root);
 void cpc__manifest_writer_free(cpc__manifest_writer *w);
+
+#endif /* CPC_CONTENT_INT_H */
