@@ -82,6 +82,41 @@ static int chunk_from_pb(const cpc_manifest *m, const PbChunkRef *pb,
   return cpc_chunk_ref_check(m, r);
 }
 
+/*
+ * The protobuf-c form of refs[0..n) (n > 0; borrowed): *items and the
+ * pointer array *ptrs a message holds. The caller frees both, also on
+ * error. 0 or CPC_ENOMEM.
+ */
+static int chunks_to_pb(const cpc_chunk_ref *refs, size_t n,
+                        PbChunkRef **items, PbChunkRef ***ptrs) {
+  *items = calloc(n, sizeof **items);
+  *ptrs = calloc(n, sizeof **ptrs);
+  if (!*items || !*ptrs)
+    return CPC_ENOMEM;
+  for (size_t i = 0; i < n; i++) {
+    chunk_to_pb(&refs[i], &(*items)[i]);
+    (*ptrs)[i] = &(*items)[i];
+  }
+  return 0;
+}
+
+/*
+ * Decode and check pb[0..n) (n > 0) against m into a new array *out (the
+ * caller frees it, also on error); *n_out counts the refs decoded so far.
+ */
+static int chunks_from_pb(const cpc_manifest *m, PbChunkRef *const *pb,
+                          size_t n, cpc_chunk_ref **out, size_t *n_out) {
+  *out = calloc(n, sizeof **out);
+  if (!*out)
+    return CPC_ENOMEM;
+  for (size_t i = 0; i < n; i++, (*n_out)++) {
+    int rc = chunk_from_pb(m, pb[i], &(*out)[i]);
+    if (rc != 0)
+      return rc;
+  }
+  return 0;
+}
+
 /* --- root manifest ----------------------------------------------------- */
 
 static int params_to_pb(const cpc_manifest *m,
@@ -124,16 +159,9 @@ int cpc_manifest_encode(const cpc_manifest *m, uint8_t *out, size_t cap,
     goto out;
   }
   if (m->n_chunks) {
-    cr = calloc(m->n_chunks, sizeof *cr);
-    crp = calloc(m->n_chunks, sizeof *crp);
-    if (!cr || !crp) {
-      rc = CPC_ENOMEM;
+    rc = chunks_to_pb(m->chunks, m->n_chunks, &cr, &crp);
+    if (rc != 0)
       goto out;
-    }
-    for (size_t i = 0; i < m->n_chunks; i++) {
-      chunk_to_pb(&m->chunks[i], &cr[i]);
-      crp[i] = &cr[i];
-    }
     pb.n_chunks = m->n_chunks;
     pb.chunks = crp;
   }
@@ -234,17 +262,11 @@ int cpc_manifest_decode(const uint8_t *in, size_t len, cpc_manifest *m) {
   if (rc != 0)
     goto out;
   if (pb->n_chunks) {
-    m->chunks = calloc(pb->n_chunks, sizeof *m->chunks);
-    if (!m->chunks) {
-      rc = CPC_ENOMEM;
+    rc = chunks_from_pb(m, pb->chunks, pb->n_chunks, &m->chunks, &m->n_chunks);
+    if (rc != 0)
       goto out;
-    }
-    for (size_t i = 0; i < pb->n_chunks; i++, m->n_chunks++) {
-      rc = chunk_from_pb(m, pb->chunks[i], &m->chunks[i]);
-      if (rc != 0)
-        goto out;
+    for (size_t i = 0; i < m->n_chunks; i++)
       bytes += m->chunks[i].plaintext_size; /* no overflow: <= 2^20 * 2^20 */
-    }
     chunks = m->n_chunks;
   }
   if (pb->n_pages) {
@@ -293,16 +315,9 @@ int cpc_manifest_page_encode(const cpc_manifest_page *p, uint8_t *out,
   int rc = 0;
   if (p->n_chunks == 0 || p->n_chunks > CPC_MANIFEST_PAGE_MAX)
     return CPC_EINVAL;
-  cr = calloc(p->n_chunks, sizeof *cr);
-  crp = calloc(p->n_chunks, sizeof *crp);
-  if (!cr || !crp) {
-    rc = CPC_ENOMEM;
+  rc = chunks_to_pb(p->chunks, p->n_chunks, &cr, &crp);
+  if (rc != 0)
     goto out;
-  }
-  for (size_t i = 0; i < p->n_chunks; i++) {
-    chunk_to_pb(&p->chunks[i], &cr[i]);
-    crp[i] = &cr[i];
-  }
   pb.version = CPC_MANIFEST_VERSION;
   pb.page_index = p->page_index;
   pb.first_chunk = p->first_chunk;
@@ -340,16 +355,7 @@ int cpc_manifest_page_decode(const uint8_t *in, size_t len,
   }
   p->page_index = pb->page_index;
   p->first_chunk = pb->first_chunk;
-  p->chunks = calloc(pb->n_chunks, sizeof *p->chunks);
-  if (!p->chunks) {
-    rc = CPC_ENOMEM;
-    goto out;
-  }
-  for (size_t i = 0; i < pb->n_chunks; i++, p->n_chunks++) {
-    rc = chunk_from_pb(m, pb->chunks[i], &p->chunks[i]);
-    if (rc != 0)
-      goto out;
-  }
+  rc = chunks_from_pb(m, pb->chunks, pb->n_chunks, &p->chunks, &p->n_chunks);
 out:
   if (pb)
     cpc__content__v1__manifest_page__free_unpacked(pb, NULL);
