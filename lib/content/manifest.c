@@ -117,6 +117,16 @@ static int chunks_from_pb(const cpc_manifest *m, PbChunkRef *const *pb,
   return 0;
 }
 
+/* Pack pb into out (cap bytes), refusing more than CPC_MANIFEST_PAGE_MAX. */
+static int pack_capped(const ProtobufCMessage *pb, uint8_t *out, size_t cap,
+                       size_t *len) {
+  size_t need = protobuf_c_message_get_packed_size(pb);
+  if (need > cap || need > CPC_MANIFEST_PAGE_MAX)
+    return CPC_ETOOBIG;
+  *len = protobuf_c_message_pack(pb, out);
+  return 0;
+}
+
 /* --- root manifest ----------------------------------------------------- */
 
 static int params_to_pb(const cpc_manifest *m,
@@ -179,12 +189,7 @@ int cpc_manifest_encode(const cpc_manifest *m, uint8_t *out, size_t cap,
     pb.n_pages = m->n_pages;
     pb.pages = prp;
   }
-  size_t need = cpc__content__v1__manifest__get_packed_size(&pb);
-  if (need > cap || need > CPC_MANIFEST_PAGE_MAX) {
-    rc = CPC_ETOOBIG;
-    goto out;
-  }
-  *len = cpc__content__v1__manifest__pack(&pb, out);
+  rc = pack_capped(&pb.base, out, cap, len);
 out:
   free(cr);
   free(crp);
@@ -323,12 +328,7 @@ int cpc_manifest_page_encode(const cpc_manifest_page *p, uint8_t *out,
   pb.first_chunk = p->first_chunk;
   pb.n_chunks = p->n_chunks;
   pb.chunks = crp;
-  size_t need = cpc__content__v1__manifest_page__get_packed_size(&pb);
-  if (need > cap || need > CPC_MANIFEST_PAGE_MAX) {
-    rc = CPC_ETOOBIG;
-    goto out;
-  }
-  *len = cpc__content__v1__manifest_page__pack(&pb, out);
+  rc = pack_capped(&pb.base, out, cap, len);
 out:
   free(cr);
   free(crp);
