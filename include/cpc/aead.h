@@ -70,7 +70,8 @@ int cpc_aead_decrypt(const uint8_t key[CPC_AEAD_KEY_LEN],
 /* --- key wrapping (crypto_box_seal) ------------------------------------ */
 
 /* A sealed content key: 32-byte ephemeral public key, key, 16-byte tag. */
-#define CPC_SEALED_KEY_LEN (CPC_X25519_KEY_LEN + CPC_AEAD_KEY_LEN + CPC_AEAD_TAG_LEN)
+#define CPC_SEALED_KEY_LEN                                                     \
+  (CPC_X25519_KEY_LEN + CPC_AEAD_KEY_LEN + CPC_AEAD_TAG_LEN)
 
 /*
  * Seal key for the holder of the X25519 public key recipient_pk, into
