@@ -63,7 +63,8 @@ const char *cpc_app_strerror(int rc) {
 }
 
 int cpc_app_read_key_file(const char *cmd, const char *path, size_t max,
-                          const char *missing_hint, uint8_t **out, size_t *len) {
+                          const char *missing_hint, uint8_t **out,
+                          size_t *len) {
   unsigned mode = 0;
   int rc = cpc_key_file_read(path, max, out, len, &mode);
 

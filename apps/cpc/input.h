@@ -1,4 +1,5 @@
-/* input.h: reading a whole file, stdin or a key file for the cpc subcommands. */
+/* input.h: reading a whole file, stdin or a key file for the cpc subcommands.
+ */
 #ifndef CPC_APP_INPUT_H
 #define CPC_APP_INPUT_H
 

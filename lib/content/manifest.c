@@ -1,4 +1,5 @@
-/* manifest.c: manifest and manifest page protobuf encodings (cpc/manifest.h). */
+/* manifest.c: manifest and manifest page protobuf encodings (cpc/manifest.h).
+ */
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,8 +63,9 @@ int cpc_chunk_ref_check(const cpc_manifest *m, const cpc_chunk_ref *r) {
   if (r->plaintext_size == 0 || r->plaintext_size > m->chunker.max_size)
     return CPC_EMALFORMED;
   if (!r->compressed)
-    return r->stored_size == r->plaintext_size + CPC_AEAD_TAG_LEN ? 0
-                                                                 : CPC_EMALFORMED;
+    return r->stored_size == r->plaintext_size + CPC_AEAD_TAG_LEN
+               ? 0
+               : CPC_EMALFORMED;
   if (m->compression != CPC_COMPRESSION_ZSTD ||
       r->stored_size <= CPC_AEAD_TAG_LEN ||
       r->stored_size > r->plaintext_size + CPC_AEAD_TAG_LEN)
@@ -87,8 +89,8 @@ static int chunk_from_pb(const cpc_manifest *m, const PbChunkRef *pb,
  * pointer array *ptrs a message holds. The caller frees both, also on
  * error. 0 or CPC_ENOMEM.
  */
-static int chunks_to_pb(const cpc_chunk_ref *refs, size_t n,
-                        PbChunkRef **items, PbChunkRef ***ptrs) {
+static int chunks_to_pb(const cpc_chunk_ref *refs, size_t n, PbChunkRef **items,
+                        PbChunkRef ***ptrs) {
   *items = calloc(n, sizeof **items);
   *ptrs = calloc(n, sizeof **ptrs);
   if (!*items || !*ptrs)
@@ -164,7 +166,8 @@ int cpc_manifest_encode(const cpc_manifest *m, uint8_t *out, size_t cap,
                        : CPC__CONTENT__V1__COMPRESSION__COMPRESSION_NONE;
   pb.total_size = m->total_size;
   pb.chunk_count = m->chunk_count;
-  if (m->n_chunks > CPC_MANIFEST_PAGE_MAX || m->n_pages > CPC_MANIFEST_PAGE_MAX) {
+  if (m->n_chunks > CPC_MANIFEST_PAGE_MAX ||
+      m->n_pages > CPC_MANIFEST_PAGE_MAX) {
     rc = CPC_ETOOBIG;
     goto out;
   }
@@ -234,7 +237,8 @@ static int header_from_pb(const PbManifest *pb, cpc_manifest *m) {
   m->chunk_count = pb->chunk_count;
   if (pb->n_chunks != 0 && pb->n_pages != 0)
     return CPC_EMALFORMED;
-  if (m->chunk_count == 0 ? m->total_size != 0 || pb->n_pages != 0 : pb->n_chunks == 0 && pb->n_pages == 0)
+  if (m->chunk_count == 0 ? m->total_size != 0 || pb->n_pages != 0
+                          : pb->n_chunks == 0 && pb->n_pages == 0)
     return CPC_EMALFORMED;
   if (pb->n_chunks != 0 && pb->n_chunks != m->chunk_count)
     return CPC_EMALFORMED;

@@ -77,8 +77,8 @@ int cpc_pubkey_decode(const uint8_t *in, size_t len, cpc_pubkey *out) {
   int rc;
 
   memset(out, 0, sizeof *out);
-  rc = unpack_key(&libp2p__crypto__public_key__descriptor, NULL, in, len,
-                  &base);
+  rc =
+      unpack_key(&libp2p__crypto__public_key__descriptor, NULL, in, len, &base);
   if (rc != 0)
     return rc;
   m = (const Libp2p__Crypto__PublicKey *)base;

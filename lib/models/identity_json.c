@@ -54,12 +54,13 @@ int cpc_user_identity_to_json(const cpc_user_identity *id, int pretty,
     return CPC_EINVAL;
   /* "o" hands each new reference over to root (jansson >= 2.11 also drops
    * them when packing fails, e.g. on a NULL from an allocation). */
-  root = json_pack(
-      "{s:s, s:o, s:o, s:o, s:o}", "peer_id", peer, "signing_public_key",
-      cpc__json_base64(key, key_len), "encryption_public_key",
-      cpc__json_base64(id->encryption_public, CPC_X25519_KEY_LEN),
-      "binding_signature", cpc__json_base64(id->binding_sig, id->binding_sig_len),
-      "following", following_array(&id->social_graph));
+  root = json_pack("{s:s, s:o, s:o, s:o, s:o}", "peer_id", peer,
+                   "signing_public_key", cpc__json_base64(key, key_len),
+                   "encryption_public_key",
+                   cpc__json_base64(id->encryption_public, CPC_X25519_KEY_LEN),
+                   "binding_signature",
+                   cpc__json_base64(id->binding_sig, id->binding_sig_len),
+                   "following", following_array(&id->social_graph));
   if (!root)
     return CPC_ENOMEM;
   *out = json_dumps(root, pretty ? JSON_INDENT(2) : JSON_COMPACT);
@@ -77,18 +78,20 @@ static int field_b64(const json_t *v, const char *name, uint8_t *out,
 
   if (!json_is_string(v))
     return cpc__fail(err, err_cap, CPC_EMALFORMED,
-                "field \"%s\": expected a base64 string, got %s", name,
-                cpc__json_type_name(v));
+                     "field \"%s\": expected a base64 string, got %s", name,
+                     cpc__json_type_name(v));
   s = json_string_value(v);
   if (sodium_base642bin(out, cap, s, json_string_length(v), NULL, got, NULL,
                         B64) != 0)
-    return cpc__fail(err, err_cap, CPC_EMALFORMED,
-                "field \"%s\": not standard base64 (with padding) of at most "
-                "%zu bytes",
-                name, cap);
+    return cpc__fail(
+        err, err_cap, CPC_EMALFORMED,
+        "field \"%s\": not standard base64 (with padding) of at most "
+        "%zu bytes",
+        name, cap);
   if (want && *got != want)
     return cpc__fail(err, err_cap, CPC_EMALFORMED,
-                "field \"%s\": expected %zu bytes, got %zu", name, want, *got);
+                     "field \"%s\": expected %zu bytes, got %zu", name, want,
+                     *got);
   return 0;
 }
 
@@ -102,13 +105,13 @@ static int parse_following(const json_t *arr, cpc_social_graph *g, char *err,
     return cpc__social_graph_adopt(g, NULL, 0);
   if (!json_is_array(arr))
     return cpc__fail(err, err_cap, CPC_EMALFORMED,
-                "field \"following\": expected an array, got %s",
-                cpc__json_type_name(arr));
+                     "field \"following\": expected an array, got %s",
+                     cpc__json_type_name(arr));
   n = json_array_size(arr);
   if (n > CPC_SOCIAL_GRAPH_MAX)
     return cpc__fail(err, err_cap, CPC_ETOOBIG,
-                "field \"following\": %zu entries, at most %d allowed", n,
-                CPC_SOCIAL_GRAPH_MAX);
+                     "field \"following\": %zu entries, at most %d allowed", n,
+                     CPC_SOCIAL_GRAPH_MAX);
   if (n == 0)
     return cpc__social_graph_adopt(g, NULL, 0);
   ids = calloc(n, sizeof *ids);
@@ -118,16 +121,17 @@ static int parse_following(const json_t *arr, cpc_social_graph *g, char *err,
     const json_t *v = json_array_get(arr, i);
     if (!c_string(v)) {
       free(ids);
-      return cpc__fail(err, err_cap, CPC_EMALFORMED,
-                  "field \"following\"[%zu]: expected a PeerId string, got %s",
-                  i, cpc__json_type_name(v));
+      return cpc__fail(
+          err, err_cap, CPC_EMALFORMED,
+          "field \"following\"[%zu]: expected a PeerId string, got %s", i,
+          cpc__json_type_name(v));
     }
     rc = cpc_peer_id_parse(json_string_value(v), &ids[i]);
     if (rc != 0) {
       free(ids);
       return cpc__fail(err, err_cap, rc == CPC_ETOOBIG ? CPC_EMALFORMED : rc,
-                  "field \"following\"[%zu]: not a valid PeerId (%s)", i,
-                  cpc_strerror(rc));
+                       "field \"following\"[%zu]: not a valid PeerId (%s)", i,
+                       cpc_strerror(rc));
     }
   }
   rc = cpc__social_graph_adopt(g, ids, n);
@@ -152,31 +156,33 @@ int cpc_user_identity_from_json(const char *text, size_t len,
   cpc_user_identity_init(&tmp);
   if (len > CPC_IDENTITY_JSON_MAX)
     return cpc__fail(err, err_cap, CPC_ETOOBIG, "identity JSON over %u bytes",
-                CPC_IDENTITY_JSON_MAX);
+                     CPC_IDENTITY_JSON_MAX);
   if (!text)
     return CPC_EINVAL;
   root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
   if (!root)
     return cpc__fail(err, err_cap, CPC_EMALFORMED, "bad JSON at line %d: %s",
-                jerr.line, jerr.text);
+                     jerr.line, jerr.text);
   /* Shape first: required fields present, no unknown fields ("!"). */
   if (json_unpack_ex(root, &jerr, JSON_STRICT, "{s:o, s:o, s:o, s:o, s?o !}",
                      "peer_id", &peer, "signing_public_key", &skey,
                      "encryption_public_key", &ekey, "binding_signature", &sig,
                      "following", &following) != 0) {
-    rc = cpc__fail(err, err_cap, CPC_EMALFORMED, "identity JSON: %s", jerr.text);
+    rc =
+        cpc__fail(err, err_cap, CPC_EMALFORMED, "identity JSON: %s", jerr.text);
     goto out;
   }
   if (!c_string(peer)) {
     rc = cpc__fail(err, err_cap, CPC_EMALFORMED,
-              "field \"peer_id\": expected a PeerId string, got %s",
-              cpc__json_type_name(peer));
+                   "field \"peer_id\": expected a PeerId string, got %s",
+                   cpc__json_type_name(peer));
     goto out;
   }
   rc = cpc_peer_id_parse(json_string_value(peer), &tmp.peer_id);
   if (rc != 0) {
     rc = cpc__fail(err, err_cap, rc == CPC_ETOOBIG ? CPC_EMALFORMED : rc,
-              "field \"peer_id\": not a valid PeerId (%s)", cpc_strerror(rc));
+                   "field \"peer_id\": not a valid PeerId (%s)",
+                   cpc_strerror(rc));
     goto out;
   }
   rc = field_b64(skey, "signing_public_key", key, sizeof key, 0, &n, err,
@@ -187,15 +193,16 @@ int cpc_user_identity_from_json(const char *text, size_t len,
   if (rc == 0 && tmp.signing_public.type != CPC_KEY_SECP256K1)
     rc = CPC_EUNSUPPORTED;
   if (rc != 0) {
-    rc = cpc__fail(err, err_cap, rc,
-              "field \"signing_public_key\": not a libp2p secp256k1 public "
-              "key (%s)",
-              cpc_strerror(rc));
+    rc =
+        cpc__fail(err, err_cap, rc,
+                  "field \"signing_public_key\": not a libp2p secp256k1 public "
+                  "key (%s)",
+                  cpc_strerror(rc));
     goto out;
   }
   if (cpc_peer_id_check(&tmp.peer_id, &tmp.signing_public) != 0) {
     rc = cpc__fail(err, err_cap, CPC_EMISMATCH,
-              "field \"peer_id\": not the PeerId of signing_public_key");
+                   "field \"peer_id\": not the PeerId of signing_public_key");
     goto out;
   }
   rc = field_b64(ekey, "encryption_public_key", tmp.encryption_public,
@@ -206,7 +213,7 @@ int cpc_user_identity_from_json(const char *text, size_t len,
                  sizeof tmp.binding_sig, 0, &tmp.binding_sig_len, err, err_cap);
   if (rc == 0 && tmp.binding_sig_len == 0)
     rc = cpc__fail(err, err_cap, CPC_EMALFORMED,
-              "field \"binding_signature\": empty");
+                   "field \"binding_signature\": empty");
   if (rc != 0)
     goto out;
   rc = parse_following(following, &tmp.social_graph, err, err_cap);

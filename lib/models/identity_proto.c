@@ -102,8 +102,9 @@ static int pack(const ProtobufCMessage *m, uint8_t **out, size_t *len) {
  * undecodable one and unknown fields (CPC_EMALFORMED). *m is freed by the
  * caller with protobuf_c_message_free_unpacked(*m, alloc).
  */
-static int unpack(const ProtobufCMessageDescriptor *d, ProtobufCAllocator *alloc,
-                  const uint8_t *in, size_t len, ProtobufCMessage **m) {
+static int unpack(const ProtobufCMessageDescriptor *d,
+                  ProtobufCAllocator *alloc, const uint8_t *in, size_t len,
+                  ProtobufCMessage **m) {
   *m = NULL;
   if (len > CPC_IDENTITY_PROTO_MAX)
     return CPC_ETOOBIG;
@@ -160,8 +161,8 @@ int cpc_user_identity_decode_public(const uint8_t *in, size_t len,
   cpc_user_identity tmp;
   int rc;
 
-  rc = unpack(&cpc__models__v1__user_identity_public__descriptor, NULL, in,
-              len, &base);
+  rc = unpack(&cpc__models__v1__user_identity_public__descriptor, NULL, in, len,
+              &base);
   if (rc != 0)
     return rc;
   m = (const Cpc__Models__V1__UserIdentityPublic *)base;
@@ -187,8 +188,8 @@ int cpc_user_identity_decode_public(const uint8_t *in, size_t len,
   }
   memcpy(tmp.encryption_public, m->encryption_public_key.data,
          CPC_X25519_KEY_LEN);
-  rc = shared_from_pb(&tmp, &m->binding_signature, m->n_following,
-                      m->following);
+  rc =
+      shared_from_pb(&tmp, &m->binding_signature, m->n_following, m->following);
   if (rc != 0)
     goto out;
   replace(id, &tmp);
@@ -259,8 +260,8 @@ int cpc_user_identity_decode_private(const uint8_t *in, size_t len,
                               &tmp.encryption_key);
   if (rc != 0)
     goto out;
-  rc = shared_from_pb(&tmp, &m->binding_signature, m->n_following,
-                      m->following);
+  rc =
+      shared_from_pb(&tmp, &m->binding_signature, m->n_following, m->following);
   if (rc != 0)
     goto out;
   rc = cpc__user_identity_derive_public(&tmp);

@@ -20,7 +20,8 @@ int cpc__social_graph_adopt(cpc_social_graph *g, cpc_peer_id *ids, size_t n);
 /* Fill in id's public parts from its secret keys (has_secrets must be 1). */
 int cpc__user_identity_derive_public(cpc_user_identity *id);
 
-/* --- model_json.c ---------------------------------------------------------- */
+/* --- model_json.c ----------------------------------------------------------
+ */
 
 /*
  * Write the printf-style message into err (cap bytes, truncated; nothing
