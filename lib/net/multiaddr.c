@@ -97,8 +97,11 @@ int cpc__ma_check_varlen(uint64_t code, const uint8_t *v, size_t len) {
   if (code == CPC_MA_P2P) {
     cpc_multihash mh;
     size_t used = 0;
+    /* A PeerId is an identity or sha2-256 multihash (libp2p peer-ids spec);
+     * the text form relies on it: those are the ones base58 writes as 1… / Qm…. */
     if (len == 0 || cpc_multihash_decode(v, len, &mh, &used) != 0 ||
-        used != len)
+        used != len ||
+        (mh.code != CPC_MH_IDENTITY && mh.code != CPC_MH_SHA2_256))
       return CPC_EMALFORMED;
     return 0;
   }

@@ -152,6 +152,8 @@ struct bad_text {
 static void test_bad_text(void **state) {
   (void)state;
   static const struct bad_text bad[] = {
+      /* a libp2p-key CID whose multihash is no PeerId (fuzz finding) */
+      {"/p2p/bAfZiZZZbAkZsi", CPC_EMALFORMED},
       {"", CPC_EMALFORMED},
       {"/", CPC_EMALFORMED},
       {"ip4/1.2.3.4", CPC_EMALFORMED},
