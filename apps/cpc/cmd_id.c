@@ -7,16 +7,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <sodium.h>
-
+#include "base64.h"
 #include "commands.h"
 #include "cpc/error.h"
 #include "cpc/identity.h"
-#include "cpc/key_file.h"
 #include "input.h"
 
 #define CMD "id"
-#define B64 sodium_base64_VARIANT_ORIGINAL
 
 static void usage(FILE *out) {
   fprintf(out,
@@ -33,14 +30,6 @@ static void usage(FILE *out) {
           "        is a key file or a public identity in JSON. --json prints\n"
           "        the public identity as JSON.\n"
           "FILE defaults to $CPC_HOME/identity, else ~/.cpc/identity.\n");
-}
-
-static char *b64(const uint8_t *in, size_t len) {
-  size_t cap = sodium_base64_ENCODED_LEN(len, B64);
-  char *s = malloc(cap);
-  if (s)
-    sodium_bin2base64(s, cap, in, len, B64);
-  return s;
 }
 
 static int default_path(char *path, size_t cap) {
@@ -81,8 +70,8 @@ static int print_identity(const cpc_user_identity *id) {
       cpc_peer_id_format_cid(&id->peer_id, cid, sizeof cid) != 0 ||
       cpc_pubkey_encode(&id->signing_public, key, sizeof key, &key_len) != 0)
     return cpc_fail(CMD, "the identity is incomplete");
-  k64 = b64(key, key_len);
-  e64 = b64(id->encryption_public, CPC_X25519_KEY_LEN);
+  k64 = cpc_app_base64(key, key_len);
+  e64 = cpc_app_base64(id->encryption_public, CPC_X25519_KEY_LEN);
   if (!k64 || !e64) {
     free(k64);
     free(e64);
@@ -141,8 +130,7 @@ static int cmd_new(int argc, char **argv) {
   }
   if (rc != 0) {
     cpc_user_identity_free(&id);
-    return cpc_fail(CMD, "cannot write %s: %s", out,
-                    rc == CPC_EIO ? strerror(errno) : cpc_strerror(rc));
+    return cpc_fail(CMD, "cannot write %s: %s", out, cpc_app_strerror(rc));
   }
   rc = print_identity(&id);
   if (rc == 0)
@@ -155,7 +143,6 @@ static int cmd_new(int argc, char **argv) {
 static int load_any(const char *path, cpc_user_identity *id) {
   uint8_t *buf = NULL;
   size_t len = 0;
-  unsigned mode = 0;
   char err[256];
   int rc;
 
@@ -170,18 +157,9 @@ static int load_any(const char *path, cpc_user_identity *id) {
   }
   cpc_secret_free(buf, len);
   /* A key file: read again with the permission checks. */
-  rc = cpc_key_file_read(path, CPC_IDENTITY_PROTO_MAX, &buf, &len, &mode);
-  if (rc == CPC_ENOENT)
-    return cpc_fail(CMD, "%s does not exist; create one with `cpc id new`",
-                    path);
-  if (rc == CPC_EPERM && mode != 0)
-    return cpc_fail(CMD,
-                    "%s: group or others may access it (mode %04o); "
-                    "run: chmod 600 %s",
-                    path, mode, path);
-  if (rc != 0)
-    return cpc_fail(CMD, "%s: %s", path,
-                    rc == CPC_EIO ? strerror(errno) : cpc_strerror(rc));
+  if (cpc_app_read_key_file(CMD, path, CPC_IDENTITY_PROTO_MAX,
+                            "create one with `cpc id new`", &buf, &len) != 0)
+    return 1;
   rc = cpc_user_identity_decode_private(buf, len, id);
   cpc_secret_free(buf, len);
   if (rc != 0)

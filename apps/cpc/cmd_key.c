@@ -2,13 +2,13 @@
  * cmd_key.c: `cpc key`: libp2p key files (raw PrivateKey protobuf, as
  * js-libp2p's privateKeyToProtobuf writes them), signing and verifying.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
 
+#include "base64.h"
 #include "commands.h"
 #include "cpc/error.h"
 #include "cpc/key_file.h"
@@ -40,29 +40,25 @@ static void usage(FILE *out) {
           "          key protobuf; exit 0 if valid, 1 if not\n");
 }
 
-static char *b64(const uint8_t *in, size_t len) {
-  size_t cap = sodium_base64_ENCODED_LEN(len, B64);
-  char *s = malloc(cap);
-  if (s)
-    sodium_bin2base64(s, cap, in, len, B64);
-  return s;
+/* Read the message to sign or verify: path, or stdin when path is NULL.
+ * Returns 0 or 1 (reported). */
+static int read_message(const char *path, uint8_t **msg, size_t *len) {
+  int rc = cpc_app_read_all(path ? path : "-", MSG_MAX, msg, len);
+  if (rc != 0)
+    return cpc_fail(CMD, "cannot read the message %s: %s",
+                    path ? path : "from stdin", cpc_app_strerror(rc));
+  return 0;
 }
 
 /* Load a key file, reporting problems. Returns 0 or 1 (reported). */
 static int load_key(const char *path, cpc_privkey *k) {
   uint8_t *buf = NULL;
   size_t len = 0;
-  unsigned mode = 0;
-  int rc = cpc_key_file_read(path, CPC_KEY_PROTO_PARSE_MAX, &buf, &len, &mode);
+  int rc;
 
-  if (rc == CPC_EPERM && mode != 0)
-    return cpc_fail(CMD,
-                    "%s: group or others may access it (mode %04o); "
-                    "run: chmod 600 %s",
-                    path, mode, path);
-  if (rc != 0)
-    return cpc_fail(CMD, "%s: %s", path,
-                    rc == CPC_EIO ? strerror(errno) : cpc_strerror(rc));
+  if (cpc_app_read_key_file(CMD, path, CPC_KEY_PROTO_PARSE_MAX, NULL, &buf,
+                            &len) != 0)
+    return 1;
   rc = cpc_privkey_decode(buf, len, k);
   cpc_secret_free(buf, len);
   if (rc != 0)
@@ -124,8 +120,7 @@ static int cmd_new(int argc, char **argv) {
   if (rc == CPC_EEXIST)
     return cpc_fail(CMD, "%s already exists; use --force to replace it", out);
   if (rc != 0)
-    return cpc_fail(CMD, "cannot write %s: %s", out,
-                    rc == CPC_EIO ? strerror(errno) : cpc_strerror(rc));
+    return cpc_fail(CMD, "cannot write %s: %s", out, cpc_app_strerror(rc));
   cpc_peer_id_format(&id, text, sizeof text);
   printf("%s\n", text);
   return 0;
@@ -153,7 +148,7 @@ static int cmd_show(int argc, char **argv) {
       cpc_peer_id_from_pubkey(&k.pub, &id) != 0 ||
       cpc_peer_id_format(&id, text, sizeof text) != 0 ||
       cpc_peer_id_format_cid(&id, cid, sizeof cid) != 0 ||
-      !(pub64 = b64(enc, n))) {
+      !(pub64 = cpc_app_base64(enc, n))) {
     cpc_privkey_wipe(&k);
     return cpc_fail(CMD, "cannot describe the key in %s", argv[1]);
   }
@@ -180,11 +175,8 @@ static int cmd_sign(int argc, char **argv) {
     usage(stderr);
     return 2;
   }
-  rc = cpc_app_read_all(argc == 3 ? argv[2] : "-", MSG_MAX, &msg, &len);
-  if (rc != 0)
-    return cpc_fail(CMD, "cannot read the message %s: %s",
-                    argc == 3 ? argv[2] : "from stdin",
-                    rc == CPC_EIO ? strerror(errno) : cpc_strerror(rc));
+  if (read_message(argc == 3 ? argv[2] : NULL, &msg, &len) != 0)
+    return 1;
   if (load_key(argv[1], &k) != 0) {
     free(msg);
     return 1;
@@ -194,7 +186,7 @@ static int cmd_sign(int argc, char **argv) {
   free(msg);
   if (rc != 0)
     return cpc_fail(CMD, "signing failed: %s", cpc_strerror(rc));
-  sig64 = b64(sig, sig_len);
+  sig64 = cpc_app_base64(sig, sig_len);
   if (!sig64)
     return cpc_fail(CMD, "out of memory");
   printf("%s\n", sig64);
@@ -255,11 +247,8 @@ static int cmd_verify(int argc, char **argv) {
                         B64) != 0)
     return cpc_fail(CMD, "the signature is not base64 of at most %d bytes",
                     CPC_SIG_MAX_LEN);
-  rc = cpc_app_read_all(argc == 4 ? argv[3] : "-", MSG_MAX, &msg, &len);
-  if (rc != 0)
-    return cpc_fail(CMD, "cannot read the message %s: %s",
-                    argc == 4 ? argv[3] : "from stdin",
-                    rc == CPC_EIO ? strerror(errno) : cpc_strerror(rc));
+  if (read_message(argc == 4 ? argv[3] : NULL, &msg, &len) != 0)
+    return 1;
   rc = cpc_pubkey_verify(&pk, msg, len, sig, sig_len);
   free(msg);
   if (rc == CPC_EBADSIG)

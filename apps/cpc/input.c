@@ -1,10 +1,12 @@
-/* input.c: read a whole file or stdin, with a size cap. */
+/* input.c: read a whole file, stdin or a key file, with a size cap. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "commands.h"
 #include "cpc/error.h"
+#include "cpc/key_file.h"
 #include "input.h"
 
 int cpc_app_read_all(const char *path, size_t max, uint8_t **out, size_t *len) {
@@ -54,4 +56,26 @@ int cpc_app_read_all(const char *path, size_t max, uint8_t **out, size_t *len) {
     return CPC_ENOMEM;
   *len = n;
   return 0;
+}
+
+const char *cpc_app_strerror(int rc) {
+  return rc == CPC_EIO ? strerror(errno) : cpc_strerror(rc);
+}
+
+int cpc_app_read_key_file(const char *cmd, const char *path, size_t max,
+                          const char *missing_hint, uint8_t **out,
+                          size_t *len) {
+  unsigned mode = 0;
+  int rc = cpc_key_file_read(path, max, out, len, &mode);
+
+  if (rc == 0)
+    return 0;
+  if (rc == CPC_ENOENT && missing_hint)
+    return cpc_fail(cmd, "%s does not exist; %s", path, missing_hint);
+  if (rc == CPC_EPERM && mode != 0)
+    return cpc_fail(cmd,
+                    "%s: group or others may access it (mode %04o); "
+                    "run: chmod 600 %s",
+                    path, mode, path);
+  return cpc_fail(cmd, "%s: %s", path, cpc_app_strerror(rc));
 }

@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cpc/keys.h" /* CPC_X25519_KEY_LEN */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -56,7 +58,8 @@ int cpc_aead_encrypt(const uint8_t key[CPC_AEAD_KEY_LEN],
  * at least ct_len - 16); *out_len gets ct_len - 16. On any error out may
  * hold garbage and must not be used (it is wiped on CPC_EAUTH).
  * Errors: CPC_ETRUNC (ct shorter than a tag), CPC_ETOOBIG (out_cap short),
- * CPC_EAUTH (tampered ciphertext or aad, wrong key or nonce).
+ * CPC_EAUTH (tampered ciphertext or aad, wrong key or nonce), CPC_ECRYPTO
+ * (libsodium failed to start).
  */
 int cpc_aead_decrypt(const uint8_t key[CPC_AEAD_KEY_LEN],
                      const uint8_t nonce[CPC_AEAD_NONCE_LEN],
@@ -66,9 +69,9 @@ int cpc_aead_decrypt(const uint8_t key[CPC_AEAD_KEY_LEN],
 
 /* --- key wrapping (crypto_box_seal) ------------------------------------ */
 
-#define CPC_X25519_KEY_LEN 32
 /* A sealed content key: 32-byte ephemeral public key, key, 16-byte tag. */
-#define CPC_SEALED_KEY_LEN (32 + CPC_AEAD_KEY_LEN + 16)
+#define CPC_SEALED_KEY_LEN                                                     \
+  (CPC_X25519_KEY_LEN + CPC_AEAD_KEY_LEN + CPC_AEAD_TAG_LEN)
 
 /*
  * Seal key for the holder of the X25519 public key recipient_pk, into

@@ -85,7 +85,11 @@ int cpc_cid_codec_from_name(const char *name, uint64_t *codec);
 /* 1 if a and b are the same CID, else 0. */
 int cpc_cid_equal(const cpc_cid *a, const cpc_cid *b);
 
-/* Check that data is what cid names (CPC_EMISMATCH if not). */
+/*
+ * Check that data is what cid names: 0, CPC_EMISMATCH if not, or the
+ * errors of cpc_multihash_verify() (CPC_EUNSUPPORTED for a hash code we
+ * cannot compute); CPC_EINVAL when cid is NULL.
+ */
 int cpc_cid_verify(const cpc_cid *cid, const void *data, size_t len);
 
 #ifdef __cplusplus

@@ -161,7 +161,8 @@ int cpc_user_identity_decode_public(const uint8_t *in, size_t len,
 
 /*
  * Encode the private form (key file contents). *out is secret: release it
- * with cpc_secret_free(*out, *len). CPC_EINVAL if id has no secrets.
+ * with cpc_secret_free(*out, *len). Errors: CPC_EINVAL (id has no secrets
+ * or no binding signature), CPC_ENOMEM.
  */
 int cpc_user_identity_encode_private(const cpc_user_identity *id, uint8_t **out,
                                      size_t *len);
@@ -199,8 +200,9 @@ int cpc_user_identity_from_json(const char *text, size_t len,
 
 /*
  * Write the private form to path through cpc_key_file_write(): mode 0600,
- * atomic. CPC_EEXIST if path exists and overwrite is 0; CPC_EINVAL without
- * secrets; CPC_EIO (errno set).
+ * atomic; the encoded secret is wiped afterwards. CPC_EEXIST if path exists
+ * and overwrite is 0; CPC_EINVAL without secrets or path; CPC_EIO (errno
+ * set); CPC_ENOMEM.
  */
 int cpc_user_identity_save(const cpc_user_identity *id, const char *path,
                            int overwrite);

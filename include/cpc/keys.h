@@ -131,23 +131,27 @@ void cpc_secret_free(void *p, size_t len);
 /*
  * Encode pk as a libp2p PublicKey protobuf into out (cap bytes;
  * CPC_PUBKEY_PROTO_MAX is enough). *written gets the length. The encoding is
- * the deterministic one PeerIds are computed over. CPC_ETOOBIG if cap short.
+ * the deterministic one PeerIds are computed over. Errors: CPC_ETOOBIG (cap
+ * short), CPC_EUNSUPPORTED (a type we do not implement), CPC_EINVAL (an
+ * empty or oversized key).
  */
 int cpc_pubkey_encode(const cpc_pubkey *pk, uint8_t *out, size_t cap,
                       size_t *written);
 
 /*
- * Decode a libp2p PublicKey protobuf from in[0..len). Errors:
- * CPC_ETOOBIG (len over CPC_KEY_PROTO_PARSE_MAX), CPC_EMALFORMED (not a
- * PublicKey message, wrong Data length, point not on the curve),
- * CPC_EUNSUPPORTED (RSA, ECDSA or unknown key types), CPC_ENOMEM.
+ * Decode a libp2p PublicKey protobuf from in[0..len) (borrowed). Errors:
+ * CPC_ETOOBIG (len over CPC_KEY_PROTO_PARSE_MAX), CPC_EMALFORMED (empty,
+ * not a PublicKey message, wrong Data length, point not on the curve; also
+ * when protobuf-c runs out of memory, which it does not report apart),
+ * CPC_EUNSUPPORTED (RSA, ECDSA or unknown key types).
  */
 int cpc_pubkey_decode(const uint8_t *in, size_t len, cpc_pubkey *out);
 
 /*
  * Encode k as a libp2p PrivateKey protobuf (the bytes js-libp2p's
  * privateKeyToProtobuf gives) into out (cap bytes; CPC_PRIVKEY_PROTO_MAX is
- * enough). The output is secret: the caller wipes it. CPC_ETOOBIG.
+ * enough). The output is secret: the caller wipes it. Same errors as
+ * cpc_pubkey_encode().
  */
 int cpc_privkey_encode(const cpc_privkey *k, uint8_t *out, size_t cap,
                        size_t *written);

@@ -94,8 +94,6 @@ void cpc__hash_worker_wait(cpc__hash_worker *w, cpc__hash_job *job);
 /* Finish queued jobs, join the thread. Safe on a worker never started. */
 void cpc__hash_worker_stop(cpc__hash_worker *w);
 
-#endif
-
 /* --- manifest_writer.c --------------------------------------------------- */
 
 /*
@@ -118,6 +116,11 @@ typedef struct cpc__manifest_writer {
   uint8_t *plain, *block; /* page_cap and page_cap + 16 bytes */
 } cpc__manifest_writer;
 
+/*
+ * Set up w for pages of page_cap bytes; key (CPC_AEAD_KEY_LEN bytes), sink
+ * and ctx are borrowed until cpc__manifest_writer_free(). CPC_ENOMEM (w is
+ * then already freed).
+ */
 int cpc__manifest_writer_init(cpc__manifest_writer *w, size_t page_cap,
                               const uint8_t *key, cpc_block_sink_fn sink,
                               void *ctx);
@@ -128,4 +131,7 @@ int cpc__manifest_writer_finish(cpc__manifest_writer *w,
                                 const cpc_chunker_params *params,
                                 enum cpc_compression compression,
                                 cpc_cid *root);
+/* Free what w holds and zero it; safe after a failed init. */
 void cpc__manifest_writer_free(cpc__manifest_writer *w);
+
+#endif /* CPC_CONTENT_INT_H */

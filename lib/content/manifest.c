@@ -1,4 +1,5 @@
-/* manifest.c: manifest and manifest page protobuf encodings (cpc/manifest.h). */
+/* manifest.c: manifest and manifest page protobuf encodings (cpc/manifest.h).
+ */
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,8 +63,9 @@ int cpc_chunk_ref_check(const cpc_manifest *m, const cpc_chunk_ref *r) {
   if (r->plaintext_size == 0 || r->plaintext_size > m->chunker.max_size)
     return CPC_EMALFORMED;
   if (!r->compressed)
-    return r->stored_size == r->plaintext_size + CPC_AEAD_TAG_LEN ? 0
-                                                                 : CPC_EMALFORMED;
+    return r->stored_size == r->plaintext_size + CPC_AEAD_TAG_LEN
+               ? 0
+               : CPC_EMALFORMED;
   if (m->compression != CPC_COMPRESSION_ZSTD ||
       r->stored_size <= CPC_AEAD_TAG_LEN ||
       r->stored_size > r->plaintext_size + CPC_AEAD_TAG_LEN)
@@ -80,6 +82,51 @@ static int chunk_from_pb(const cpc_manifest *m, const PbChunkRef *pb,
   r->stored_size = pb->stored_size;
   r->compressed = pb->compressed ? 1 : 0;
   return cpc_chunk_ref_check(m, r);
+}
+
+/*
+ * The protobuf-c form of refs[0..n) (n > 0; borrowed): *items and the
+ * pointer array *ptrs a message holds. The caller frees both, also on
+ * error. 0 or CPC_ENOMEM.
+ */
+static int chunks_to_pb(const cpc_chunk_ref *refs, size_t n, PbChunkRef **items,
+                        PbChunkRef ***ptrs) {
+  *items = calloc(n, sizeof **items);
+  *ptrs = calloc(n, sizeof **ptrs);
+  if (!*items || !*ptrs)
+    return CPC_ENOMEM;
+  for (size_t i = 0; i < n; i++) {
+    chunk_to_pb(&refs[i], &(*items)[i]);
+    (*ptrs)[i] = &(*items)[i];
+  }
+  return 0;
+}
+
+/*
+ * Decode and check pb[0..n) (n > 0) against m into a new array *out (the
+ * caller frees it, also on error); *n_out counts the refs decoded so far.
+ */
+static int chunks_from_pb(const cpc_manifest *m, PbChunkRef *const *pb,
+                          size_t n, cpc_chunk_ref **out, size_t *n_out) {
+  *out = calloc(n, sizeof **out);
+  if (!*out)
+    return CPC_ENOMEM;
+  for (size_t i = 0; i < n; i++, (*n_out)++) {
+    int rc = chunk_from_pb(m, pb[i], &(*out)[i]);
+    if (rc != 0)
+      return rc;
+  }
+  return 0;
+}
+
+/* Pack pb into out (cap bytes), refusing more than CPC_MANIFEST_PAGE_MAX. */
+static int pack_capped(const ProtobufCMessage *pb, uint8_t *out, size_t cap,
+                       size_t *len) {
+  size_t need = protobuf_c_message_get_packed_size(pb);
+  if (need > cap || need > CPC_MANIFEST_PAGE_MAX)
+    return CPC_ETOOBIG;
+  *len = protobuf_c_message_pack(pb, out);
+  return 0;
 }
 
 /* --- root manifest ----------------------------------------------------- */
@@ -119,21 +166,15 @@ int cpc_manifest_encode(const cpc_manifest *m, uint8_t *out, size_t cap,
                        : CPC__CONTENT__V1__COMPRESSION__COMPRESSION_NONE;
   pb.total_size = m->total_size;
   pb.chunk_count = m->chunk_count;
-  if (m->n_chunks > CPC_MANIFEST_PAGE_MAX || m->n_pages > CPC_MANIFEST_PAGE_MAX) {
+  if (m->n_chunks > CPC_MANIFEST_PAGE_MAX ||
+      m->n_pages > CPC_MANIFEST_PAGE_MAX) {
     rc = CPC_ETOOBIG;
     goto out;
   }
   if (m->n_chunks) {
-    cr = calloc(m->n_chunks, sizeof *cr);
-    crp = calloc(m->n_chunks, sizeof *crp);
-    if (!cr || !crp) {
-      rc = CPC_ENOMEM;
+    rc = chunks_to_pb(m->chunks, m->n_chunks, &cr, &crp);
+    if (rc != 0)
       goto out;
-    }
-    for (size_t i = 0; i < m->n_chunks; i++) {
-      chunk_to_pb(&m->chunks[i], &cr[i]);
-      crp[i] = &cr[i];
-    }
     pb.n_chunks = m->n_chunks;
     pb.chunks = crp;
   }
@@ -151,12 +192,7 @@ int cpc_manifest_encode(const cpc_manifest *m, uint8_t *out, size_t cap,
     pb.n_pages = m->n_pages;
     pb.pages = prp;
   }
-  size_t need = cpc__content__v1__manifest__get_packed_size(&pb);
-  if (need > cap || need > CPC_MANIFEST_PAGE_MAX) {
-    rc = CPC_ETOOBIG;
-    goto out;
-  }
-  *len = cpc__content__v1__manifest__pack(&pb, out);
+  rc = pack_capped(&pb.base, out, cap, len);
 out:
   free(cr);
   free(crp);
@@ -201,7 +237,8 @@ static int header_from_pb(const PbManifest *pb, cpc_manifest *m) {
   m->chunk_count = pb->chunk_count;
   if (pb->n_chunks != 0 && pb->n_pages != 0)
     return CPC_EMALFORMED;
-  if (m->chunk_count == 0 ? m->total_size != 0 || pb->n_pages != 0 : pb->n_chunks == 0 && pb->n_pages == 0)
+  if (m->chunk_count == 0 ? m->total_size != 0 || pb->n_pages != 0
+                          : pb->n_chunks == 0 && pb->n_pages == 0)
     return CPC_EMALFORMED;
   if (pb->n_chunks != 0 && pb->n_chunks != m->chunk_count)
     return CPC_EMALFORMED;
@@ -234,17 +271,11 @@ int cpc_manifest_decode(const uint8_t *in, size_t len, cpc_manifest *m) {
   if (rc != 0)
     goto out;
   if (pb->n_chunks) {
-    m->chunks = calloc(pb->n_chunks, sizeof *m->chunks);
-    if (!m->chunks) {
-      rc = CPC_ENOMEM;
+    rc = chunks_from_pb(m, pb->chunks, pb->n_chunks, &m->chunks, &m->n_chunks);
+    if (rc != 0)
       goto out;
-    }
-    for (size_t i = 0; i < pb->n_chunks; i++, m->n_chunks++) {
-      rc = chunk_from_pb(m, pb->chunks[i], &m->chunks[i]);
-      if (rc != 0)
-        goto out;
+    for (size_t i = 0; i < m->n_chunks; i++)
       bytes += m->chunks[i].plaintext_size; /* no overflow: <= 2^20 * 2^20 */
-    }
     chunks = m->n_chunks;
   }
   if (pb->n_pages) {
@@ -293,27 +324,15 @@ int cpc_manifest_page_encode(const cpc_manifest_page *p, uint8_t *out,
   int rc = 0;
   if (p->n_chunks == 0 || p->n_chunks > CPC_MANIFEST_PAGE_MAX)
     return CPC_EINVAL;
-  cr = calloc(p->n_chunks, sizeof *cr);
-  crp = calloc(p->n_chunks, sizeof *crp);
-  if (!cr || !crp) {
-    rc = CPC_ENOMEM;
+  rc = chunks_to_pb(p->chunks, p->n_chunks, &cr, &crp);
+  if (rc != 0)
     goto out;
-  }
-  for (size_t i = 0; i < p->n_chunks; i++) {
-    chunk_to_pb(&p->chunks[i], &cr[i]);
-    crp[i] = &cr[i];
-  }
   pb.version = CPC_MANIFEST_VERSION;
   pb.page_index = p->page_index;
   pb.first_chunk = p->first_chunk;
   pb.n_chunks = p->n_chunks;
   pb.chunks = crp;
-  size_t need = cpc__content__v1__manifest_page__get_packed_size(&pb);
-  if (need > cap || need > CPC_MANIFEST_PAGE_MAX) {
-    rc = CPC_ETOOBIG;
-    goto out;
-  }
-  *len = cpc__content__v1__manifest_page__pack(&pb, out);
+  rc = pack_capped(&pb.base, out, cap, len);
 out:
   free(cr);
   free(crp);
@@ -340,16 +359,7 @@ int cpc_manifest_page_decode(const uint8_t *in, size_t len,
   }
   p->page_index = pb->page_index;
   p->first_chunk = pb->first_chunk;
-  p->chunks = calloc(pb->n_chunks, sizeof *p->chunks);
-  if (!p->chunks) {
-    rc = CPC_ENOMEM;
-    goto out;
-  }
-  for (size_t i = 0; i < pb->n_chunks; i++, p->n_chunks++) {
-    rc = chunk_from_pb(m, pb->chunks[i], &p->chunks[i]);
-    if (rc != 0)
-      goto out;
-  }
+  rc = chunks_from_pb(m, pb->chunks, pb->n_chunks, &p->chunks, &p->n_chunks);
 out:
   if (pb)
     cpc__content__v1__manifest_page__free_unpacked(pb, NULL);

@@ -79,7 +79,7 @@ int cpc_key_file_write(const char *path, const void *data, size_t len,
                        int overwrite) {
   char *tmp = NULL;
   size_t plen;
-  int fd = -1, rc, saved = 0;
+  int fd = -1, rc, saved = 0, tmp_exists = 0;
 
   if (!path || !*path || (!data && len > 0))
     return CPC_EINVAL;
@@ -105,8 +105,9 @@ int cpc_key_file_write(const char *path, const void *data, size_t len,
   if (fd < 0) {
     saved = errno;
     rc = CPC_EIO;
-    goto out_nofile;
+    goto out;
   }
+  tmp_exists = 1;
   rc = write_all(fd, data, len);
   if (rc == 0 && fsync(fd) != 0)
     rc = CPC_EIO;
@@ -131,15 +132,13 @@ int cpc_key_file_write(const char *path, const void *data, size_t len,
       goto out;
     }
   }
+  tmp_exists = 0; /* it is at path now */
   rc = sync_dir(path);
   if (rc != 0)
     saved = errno;
-  free(tmp);
-  errno = saved;
-  return rc;
 out:
-  unlink(tmp);
-out_nofile:
+  if (tmp_exists)
+    unlink(tmp);
   free(tmp);
   errno = saved;
   return rc;

@@ -1,18 +1,20 @@
-/* content_metadata.c: ContentMetadata rules and helpers (cpc/content_metadata.h). */
+/* content_metadata.c: ContentMetadata rules and helpers
+ * (cpc/content_metadata.h). */
 #include <sodium.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cpc/content_metadata.h"
 #include "cpc/error.h"
 #include "models/content_int.h"
+#include "models/models_int.h"
 
-static const char *const ac_names[] = {NULL, "public", "followers_only", "private"};
+static const char *const ac_names[] = {NULL, "public", "followers_only",
+                                       "private"};
 
 const char *cpc_access_control_name(enum cpc_access_control ac) {
-  return ac >= CPC_ACCESS_PUBLIC && ac <= CPC_ACCESS_PRIVATE ? ac_names[ac] : NULL;
+  return ac >= CPC_ACCESS_PUBLIC && ac <= CPC_ACCESS_PRIVATE ? ac_names[ac]
+                                                             : NULL;
 }
 
 int cpc_access_control_parse(const char *name, enum cpc_access_control *ac) {
@@ -67,9 +69,9 @@ cpc_content_metadata_find_wrapped_key(const cpc_content_metadata *md,
   return NULL;
 }
 
-int cpc_content_metadata_add_wrapped_key(cpc_content_metadata *md,
-                                         const cpc_peer_id *reader,
-                                         const uint8_t sealed[CPC_SEALED_KEY_LEN]) {
+int cpc_content_metadata_add_wrapped_key(
+    cpc_content_metadata *md, const cpc_peer_id *reader,
+    const uint8_t sealed[CPC_SEALED_KEY_LEN]) {
   if (cpc_content_metadata_find_wrapped_key(md, reader))
     return CPC_EEXIST;
   return cpc__content_metadata_append_key(md, reader, sealed);
@@ -127,19 +129,6 @@ int cpc_content_metadata_add_tag(cpc_content_metadata *md, const char *tag) {
   return 0;
 }
 
-static int bad(char *err, size_t cap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int bad(char *err, size_t cap, const char *fmt, ...) {
-  va_list ap;
-  if (err && cap) {
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-  }
-  return CPC_EINVAL;
-}
-
 static int reader_cmp(const void *a, const void *b) {
   const cpc_peer_id *x = *(const cpc_peer_id *const *)a,
                     *y = *(const cpc_peer_id *const *)b;
@@ -170,44 +159,56 @@ int cpc_content_metadata_check(const cpc_content_metadata *md, char *err,
                                size_t err_cap) {
   int distinct = 1;
   const cpc_cid *c = &md->content_id;
-  if (c->version != 1 || c->codec != CPC_CODEC_RAW || c->mh.code != CPC_MH_BLAKE3 ||
-      c->mh.digest_len != 32)
-    return bad(err, err_cap, "field \"content_id\": not a CIDv1 raw blake3");
+  if (c->version != 1 || c->codec != CPC_CODEC_RAW ||
+      c->mh.code != CPC_MH_BLAKE3 || c->mh.digest_len != 32)
+    return cpc__fail(err, err_cap, CPC_EINVAL,
+                     "field \"content_id\": not a CIDv1 raw blake3");
   if (md->owner.len == 0 || md->owner.len > CPC_PEER_ID_MAX_BYTES)
-    return bad(err, err_cap, "field \"owner\": missing");
+    return cpc__fail(err, err_cap, CPC_EINVAL, "field \"owner\": missing");
   if (md->replicas < 1 || md->replicas > CPC_CONTENT_REPLICAS_MAX)
-    return bad(err, err_cap, "field \"replicas\": %u is outside 1..%d",
-               md->replicas, CPC_CONTENT_REPLICAS_MAX);
+    return cpc__fail(err, err_cap, CPC_EINVAL,
+                     "field \"replicas\": %u is outside 1..%d", md->replicas,
+                     CPC_CONTENT_REPLICAS_MAX);
   if (!cpc_access_control_name(md->access))
-    return bad(err, err_cap, "field \"access_control\": unknown value %d",
-               (int)md->access);
+    return cpc__fail(err, err_cap, CPC_EINVAL,
+                     "field \"access_control\": unknown value %d",
+                     (int)md->access);
   if (memchr(md->name, '\0', sizeof md->name) == NULL ||
       !cpc__text_ok(md->name, CPC_CONTENT_NAME_MAX))
-    return bad(err, err_cap,
-               "field \"name\": not UTF-8 text of at most %d bytes without "
-               "control characters", CPC_CONTENT_NAME_MAX);
+    return cpc__fail(
+        err, err_cap, CPC_EINVAL,
+        "field \"name\": not UTF-8 text of at most %d bytes without "
+        "control characters",
+        CPC_CONTENT_NAME_MAX);
   if (md->n_tags > CPC_CONTENT_TAGS_MAX)
-    return bad(err, err_cap, "field \"tags\": more than %d", CPC_CONTENT_TAGS_MAX);
+    return cpc__fail(err, err_cap, CPC_EINVAL, "field \"tags\": more than %d",
+                     CPC_CONTENT_TAGS_MAX);
   for (size_t i = 0; i < md->n_tags; i++) {
     if (memchr(md->tags[i], '\0', sizeof md->tags[i]) == NULL ||
-        md->tags[i][0] == '\0' || !cpc__text_ok(md->tags[i], CPC_CONTENT_TAG_MAX))
-      return bad(err, err_cap, "field \"tags\"[%zu]: not 1..%d bytes of UTF-8 text",
-                 i, CPC_CONTENT_TAG_MAX);
+        md->tags[i][0] == '\0' ||
+        !cpc__text_ok(md->tags[i], CPC_CONTENT_TAG_MAX))
+      return cpc__fail(err, err_cap, CPC_EINVAL,
+                       "field \"tags\"[%zu]: not 1..%d bytes of UTF-8 text", i,
+                       CPC_CONTENT_TAG_MAX);
     for (size_t j = 0; j < i; j++)
       if (strcmp(md->tags[i], md->tags[j]) == 0)
-        return bad(err, err_cap, "field \"tags\"[%zu]: repeats \"%s\"", i,
-                   md->tags[i]);
+        return cpc__fail(err, err_cap, CPC_EINVAL,
+                         "field \"tags\"[%zu]: repeats \"%s\"", i, md->tags[i]);
   }
   if (md->n_wrapped_keys > CPC_CONTENT_READERS_MAX)
-    return bad(err, err_cap, "field \"wrapped_keys\": more than %d",
-               CPC_CONTENT_READERS_MAX);
+    return cpc__fail(err, err_cap, CPC_EINVAL,
+                     "field \"wrapped_keys\": more than %d",
+                     CPC_CONTENT_READERS_MAX);
   if (readers_distinct(md, &distinct) != 0 || !distinct)
-    return bad(err, err_cap, "field \"wrapped_keys\": a reader repeats");
+    return cpc__fail(err, err_cap, CPC_EINVAL,
+                     "field \"wrapped_keys\": a reader repeats");
   if (md->access == CPC_ACCESS_PUBLIC && !md->has_content_key)
-    return bad(err, err_cap, "field \"content_key\": public content needs it");
+    return cpc__fail(err, err_cap, CPC_EINVAL,
+                     "field \"content_key\": public content needs it");
   if (md->access != CPC_ACCESS_PUBLIC && md->has_content_key)
-    return bad(err, err_cap,
-               "field \"content_key\": only public content may carry its key "
-               "in the clear");
+    return cpc__fail(
+        err, err_cap, CPC_EINVAL,
+        "field \"content_key\": only public content may carry its key "
+        "in the clear");
   return 0;
 }

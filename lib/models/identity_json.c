@@ -2,8 +2,6 @@
  * identity_json.c: the JSON public form of a user identity (jansson); the
  * format is described at the top of cpc/identity.h.
  */
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,47 +14,11 @@
 
 #define B64 sodium_base64_VARIANT_ORIGINAL
 
-static const char *type_name(const json_t *v) {
-  switch (json_typeof(v)) {
-  case JSON_OBJECT: return "an object";
-  case JSON_ARRAY: return "an array";
-  case JSON_STRING: return "a string";
-  case JSON_INTEGER: return "an integer";
-  case JSON_REAL: return "a number";
-  case JSON_TRUE:
-  case JSON_FALSE: return "a boolean";
-  case JSON_NULL: return "null";
-  default: return "unknown";
-  }
-}
-
-static int fail(char *err, size_t cap, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t cap, int rc, const char *fmt, ...) {
-  va_list ap;
-  if (err && cap > 0) {
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-  }
-  return rc;
-}
-
 /* The string's text, or NULL if v is no string or holds a NUL byte. */
 static const char *c_string(const json_t *v) {
   const char *s = json_string_value(v);
   if (!s || strlen(s) != json_string_length(v))
     return NULL;
-  return s;
-}
-
-/* A malloc'd base64 string of in[0..len), or NULL. */
-static char *b64(const uint8_t *in, size_t len) {
-  size_t cap = sodium_base64_ENCODED_LEN(len, B64);
-  char *s = malloc(cap);
-  if (s)
-    sodium_bin2base64(s, cap, in, len, B64);
   return s;
 }
 
@@ -81,8 +43,7 @@ int cpc_user_identity_to_json(const cpc_user_identity *id, int pretty,
   uint8_t key[CPC_PUBKEY_PROTO_MAX];
   size_t key_len = 0;
   char peer[CPC_PEER_ID_MAX_TEXT];
-  char *k64 = NULL, *e64 = NULL, *s64 = NULL;
-  json_t *root = NULL, *following;
+  json_t *root;
   int rc;
 
   *out = NULL;
@@ -91,30 +52,20 @@ int cpc_user_identity_to_json(const cpc_user_identity *id, int pretty,
       cpc_peer_id_format(&id->peer_id, peer, sizeof peer) != 0 ||
       cpc_pubkey_encode(&id->signing_public, key, sizeof key, &key_len) != 0)
     return CPC_EINVAL;
-  k64 = b64(key, key_len);
-  e64 = b64(id->encryption_public, CPC_X25519_KEY_LEN);
-  s64 = b64(id->binding_sig, id->binding_sig_len);
-  following = following_array(&id->social_graph);
-  if (!k64 || !e64 || !s64 || !following) {
-    json_decref(following);
-    rc = CPC_ENOMEM;
-    goto out;
-  }
-  /* "o" hands our reference to following over to root. */
-  root = json_pack("{s:s, s:s, s:s, s:s, s:o}", "peer_id", peer,
-                   "signing_public_key", k64, "encryption_public_key", e64,
-                   "binding_signature", s64, "following", following);
-  if (!root) {
-    rc = CPC_ENOMEM;
-    goto out;
-  }
+  /* "o" hands each new reference over to root (jansson >= 2.11 also drops
+   * them when packing fails, e.g. on a NULL from an allocation). */
+  root = json_pack("{s:s, s:o, s:o, s:o, s:o}", "peer_id", peer,
+                   "signing_public_key", cpc__json_base64(key, key_len),
+                   "encryption_public_key",
+                   cpc__json_base64(id->encryption_public, CPC_X25519_KEY_LEN),
+                   "binding_signature",
+                   cpc__json_base64(id->binding_sig, id->binding_sig_len),
+                   "following", following_array(&id->social_graph));
+  if (!root)
+    return CPC_ENOMEM;
   *out = json_dumps(root, pretty ? JSON_INDENT(2) : JSON_COMPACT);
   rc = *out ? 0 : CPC_ENOMEM;
-out:
   json_decref(root);
-  free(k64);
-  free(e64);
-  free(s64);
   return rc;
 }
 
@@ -126,19 +77,21 @@ static int field_b64(const json_t *v, const char *name, uint8_t *out,
   const char *s;
 
   if (!json_is_string(v))
-    return fail(err, err_cap, CPC_EMALFORMED,
-                "field \"%s\": expected a base64 string, got %s", name,
-                type_name(v));
+    return cpc__fail(err, err_cap, CPC_EMALFORMED,
+                     "field \"%s\": expected a base64 string, got %s", name,
+                     cpc__json_type_name(v));
   s = json_string_value(v);
   if (sodium_base642bin(out, cap, s, json_string_length(v), NULL, got, NULL,
                         B64) != 0)
-    return fail(err, err_cap, CPC_EMALFORMED,
-                "field \"%s\": not standard base64 (with padding) of at most "
-                "%zu bytes",
-                name, cap);
+    return cpc__fail(
+        err, err_cap, CPC_EMALFORMED,
+        "field \"%s\": not standard base64 (with padding) of at most "
+        "%zu bytes",
+        name, cap);
   if (want && *got != want)
-    return fail(err, err_cap, CPC_EMALFORMED,
-                "field \"%s\": expected %zu bytes, got %zu", name, want, *got);
+    return cpc__fail(err, err_cap, CPC_EMALFORMED,
+                     "field \"%s\": expected %zu bytes, got %zu", name, want,
+                     *got);
   return 0;
 }
 
@@ -151,14 +104,14 @@ static int parse_following(const json_t *arr, cpc_social_graph *g, char *err,
   if (!arr)
     return cpc__social_graph_adopt(g, NULL, 0);
   if (!json_is_array(arr))
-    return fail(err, err_cap, CPC_EMALFORMED,
-                "field \"following\": expected an array, got %s",
-                type_name(arr));
+    return cpc__fail(err, err_cap, CPC_EMALFORMED,
+                     "field \"following\": expected an array, got %s",
+                     cpc__json_type_name(arr));
   n = json_array_size(arr);
   if (n > CPC_SOCIAL_GRAPH_MAX)
-    return fail(err, err_cap, CPC_ETOOBIG,
-                "field \"following\": %zu entries, at most %d allowed", n,
-                CPC_SOCIAL_GRAPH_MAX);
+    return cpc__fail(err, err_cap, CPC_ETOOBIG,
+                     "field \"following\": %zu entries, at most %d allowed", n,
+                     CPC_SOCIAL_GRAPH_MAX);
   if (n == 0)
     return cpc__social_graph_adopt(g, NULL, 0);
   ids = calloc(n, sizeof *ids);
@@ -168,21 +121,22 @@ static int parse_following(const json_t *arr, cpc_social_graph *g, char *err,
     const json_t *v = json_array_get(arr, i);
     if (!c_string(v)) {
       free(ids);
-      return fail(err, err_cap, CPC_EMALFORMED,
-                  "field \"following\"[%zu]: expected a PeerId string, got %s",
-                  i, type_name(v));
+      return cpc__fail(
+          err, err_cap, CPC_EMALFORMED,
+          "field \"following\"[%zu]: expected a PeerId string, got %s", i,
+          cpc__json_type_name(v));
     }
     rc = cpc_peer_id_parse(json_string_value(v), &ids[i]);
     if (rc != 0) {
       free(ids);
-      return fail(err, err_cap, rc == CPC_ETOOBIG ? CPC_EMALFORMED : rc,
-                  "field \"following\"[%zu]: not a valid PeerId (%s)", i,
-                  cpc_strerror(rc));
+      return cpc__fail(err, err_cap, rc == CPC_ETOOBIG ? CPC_EMALFORMED : rc,
+                       "field \"following\"[%zu]: not a valid PeerId (%s)", i,
+                       cpc_strerror(rc));
     }
   }
   rc = cpc__social_graph_adopt(g, ids, n);
   if (rc == CPC_EMALFORMED)
-    return fail(err, err_cap, rc, "field \"following\": a PeerId repeats");
+    return cpc__fail(err, err_cap, rc, "field \"following\": a PeerId repeats");
   return rc;
 }
 
@@ -201,32 +155,34 @@ int cpc_user_identity_from_json(const char *text, size_t len,
     err[0] = '\0';
   cpc_user_identity_init(&tmp);
   if (len > CPC_IDENTITY_JSON_MAX)
-    return fail(err, err_cap, CPC_ETOOBIG, "identity JSON over %u bytes",
-                CPC_IDENTITY_JSON_MAX);
+    return cpc__fail(err, err_cap, CPC_ETOOBIG, "identity JSON over %u bytes",
+                     CPC_IDENTITY_JSON_MAX);
   if (!text)
     return CPC_EINVAL;
   root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
   if (!root)
-    return fail(err, err_cap, CPC_EMALFORMED, "bad JSON at line %d: %s",
-                jerr.line, jerr.text);
+    return cpc__fail(err, err_cap, CPC_EMALFORMED, "bad JSON at line %d: %s",
+                     jerr.line, jerr.text);
   /* Shape first: required fields present, no unknown fields ("!"). */
   if (json_unpack_ex(root, &jerr, JSON_STRICT, "{s:o, s:o, s:o, s:o, s?o !}",
                      "peer_id", &peer, "signing_public_key", &skey,
                      "encryption_public_key", &ekey, "binding_signature", &sig,
                      "following", &following) != 0) {
-    rc = fail(err, err_cap, CPC_EMALFORMED, "identity JSON: %s", jerr.text);
+    rc =
+        cpc__fail(err, err_cap, CPC_EMALFORMED, "identity JSON: %s", jerr.text);
     goto out;
   }
   if (!c_string(peer)) {
-    rc = fail(err, err_cap, CPC_EMALFORMED,
-              "field \"peer_id\": expected a PeerId string, got %s",
-              type_name(peer));
+    rc = cpc__fail(err, err_cap, CPC_EMALFORMED,
+                   "field \"peer_id\": expected a PeerId string, got %s",
+                   cpc__json_type_name(peer));
     goto out;
   }
   rc = cpc_peer_id_parse(json_string_value(peer), &tmp.peer_id);
   if (rc != 0) {
-    rc = fail(err, err_cap, rc == CPC_ETOOBIG ? CPC_EMALFORMED : rc,
-              "field \"peer_id\": not a valid PeerId (%s)", cpc_strerror(rc));
+    rc = cpc__fail(err, err_cap, rc == CPC_ETOOBIG ? CPC_EMALFORMED : rc,
+                   "field \"peer_id\": not a valid PeerId (%s)",
+                   cpc_strerror(rc));
     goto out;
   }
   rc = field_b64(skey, "signing_public_key", key, sizeof key, 0, &n, err,
@@ -237,15 +193,16 @@ int cpc_user_identity_from_json(const char *text, size_t len,
   if (rc == 0 && tmp.signing_public.type != CPC_KEY_SECP256K1)
     rc = CPC_EUNSUPPORTED;
   if (rc != 0) {
-    rc = fail(err, err_cap, rc,
-              "field \"signing_public_key\": not a libp2p secp256k1 public "
-              "key (%s)",
-              cpc_strerror(rc));
+    rc =
+        cpc__fail(err, err_cap, rc,
+                  "field \"signing_public_key\": not a libp2p secp256k1 public "
+                  "key (%s)",
+                  cpc_strerror(rc));
     goto out;
   }
   if (cpc_peer_id_check(&tmp.peer_id, &tmp.signing_public) != 0) {
-    rc = fail(err, err_cap, CPC_EMISMATCH,
-              "field \"peer_id\": not the PeerId of signing_public_key");
+    rc = cpc__fail(err, err_cap, CPC_EMISMATCH,
+                   "field \"peer_id\": not the PeerId of signing_public_key");
     goto out;
   }
   rc = field_b64(ekey, "encryption_public_key", tmp.encryption_public,
@@ -255,8 +212,8 @@ int cpc_user_identity_from_json(const char *text, size_t len,
   rc = field_b64(sig, "binding_signature", tmp.binding_sig,
                  sizeof tmp.binding_sig, 0, &tmp.binding_sig_len, err, err_cap);
   if (rc == 0 && tmp.binding_sig_len == 0)
-    rc = fail(err, err_cap, CPC_EMALFORMED,
-              "field \"binding_signature\": empty");
+    rc = cpc__fail(err, err_cap, CPC_EMALFORMED,
+                   "field \"binding_signature\": empty");
   if (rc != 0)
     goto out;
   rc = parse_following(following, &tmp.social_graph, err, err_cap);

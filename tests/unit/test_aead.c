@@ -11,14 +11,7 @@
 
 #include "cpc/aead.h"
 #include "cpc/error.h"
-
-static void hex(const char *s, uint8_t *out, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    unsigned v;
-    assert_int_equal(sscanf(s + 2 * i, "%2x", &v), 1);
-    out[i] = (uint8_t)v;
-  }
-}
+#include "test_support.h"
 
 /* RFC 8439 section 2.8.2: checks we drive libsodium's IETF construction. */
 static void test_rfc8439_vector(void **state) {
@@ -30,15 +23,15 @@ static void test_rfc8439_vector(void **state) {
   size_t len = 0, blen = 0;
   for (int i = 0; i < 32; i++)
     key[i] = (uint8_t)(0x80 + i);
-  hex("070000004041424344454647", nonce, 12);
-  hex("50515253c0c1c2c3c4c5c6c7", aad, 12);
-  hex("1ae10b594f09e26a7e902ecbd0600691", tag, 16);
+  assert_int_equal(test_unhex("070000004041424344454647", nonce, 12), 12);
+  assert_int_equal(test_unhex("50515253c0c1c2c3c4c5c6c7", aad, 12), 12);
+  assert_int_equal(test_unhex("1ae10b594f09e26a7e902ecbd0600691", tag, 16), 16);
   assert_int_equal(cpc_aead_encrypt(key, nonce, aad, 12, (const uint8_t *)pt,
                                     sizeof pt - 1, ct, sizeof ct, &len),
                    0);
   assert_int_equal(len, sizeof pt - 1 + 16);
   uint8_t ct0[4];
-  hex("d31a8d34", ct0, 4);
+  assert_int_equal(test_unhex("d31a8d34", ct0, 4), 4);
   assert_memory_equal(ct, ct0, 4);
   assert_memory_equal(ct + sizeof pt - 1, tag, 16);
   assert_int_equal(cpc_aead_decrypt(key, nonce, aad, 12, ct, len, back,

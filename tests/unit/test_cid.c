@@ -14,34 +14,16 @@
 
 #include "cpc/cid.h"
 #include "cpc/error.h"
+#include "test_support.h"
 
 static uint64_t rng_state = 0xda3e39cb94b95bdbu;
 
-/* splitmix64: a fixed seed so failures reproduce. */
-static uint64_t rng_next(void) {
-  uint64_t z = (rng_state += 0x9e3779b97f4a7c15u);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-  return z ^ (z >> 31);
-}
-
-static size_t unhex(const char *hex, uint8_t *out, size_t cap) {
-  size_t n = strlen(hex) / 2;
-  assert_true(n <= cap);
-  for (size_t i = 0; i < n; i++) {
-    unsigned v;
-    assert_int_equal(sscanf(hex + 2 * i, "%2x", &v), 1);
-    out[i] = (uint8_t)v;
-  }
-  return n;
-}
+static uint64_t rng_next(void) { return test_splitmix64(&rng_state); }
 
 /* Parse from a heap copy sized exactly to the string, so ASan sees over-reads. */
 static int parse_exact(const char *text, cpc_cid *cid) {
   size_t len = strlen(text);
-  char *copy = malloc(len + 1);
-  assert_non_null(copy);
-  memcpy(copy, text, len + 1);
+  char *copy = test_copy(text, len + 1);
   int rc = cpc_cid_parse(copy, cid);
   free(copy);
   return rc;
@@ -49,10 +31,7 @@ static int parse_exact(const char *text, cpc_cid *cid) {
 
 static int decode_exact(const uint8_t *in, size_t len, cpc_cid *cid,
                         size_t *used) {
-  uint8_t *copy = malloc(len ? len : 1);
-  assert_non_null(copy);
-  if (len)
-    memcpy(copy, in, len);
+  uint8_t *copy = test_copy(in, len);
   int rc = cpc_cid_decode(copy, len, cid, used);
   free(copy);
   return rc;
@@ -75,7 +54,7 @@ static void test_well_known_v1(void **state) {
   uint8_t digest[32], bin[CPC_CID_MAX_BYTES];
   cpc_cid cid;
   size_t n;
-  unhex("c7d01489080858c500065836c658f847a6ca67c4864619212be4f8200e4bbace",
+  test_unhex("c7d01489080858c500065836c658f847a6ca67c4864619212be4f8200e4bbace",
         digest, sizeof digest);
   assert_int_equal(parse_exact(text, &cid), 0);
   assert_true(cid.version == 1);
@@ -110,7 +89,7 @@ static void test_v0(void **state) {
   uint8_t digest[32], bin[CPC_CID_MAX_BYTES];
   cpc_cid cid;
   size_t n, used;
-  unhex(sha256_empty, digest, sizeof digest);
+  test_unhex(sha256_empty, digest, sizeof digest);
   assert_int_equal(parse_exact(text, &cid), 0);
   assert_true(cid.version == 0);
   assert_true(cid.codec == CPC_CODEC_DAG_PB);
@@ -251,7 +230,7 @@ static void test_malformed_binary(void **state) {
   char text[CPC_CID_MAX_TEXT];
   cpc_cid cid;
   size_t n, used;
-  n = unhex("01551220c7d01489080858c500065836c658f847a6ca67c4864619212be4f8200e4bbace",
+  n = test_unhex("01551220c7d01489080858c500065836c658f847a6ca67c4864619212be4f8200e4bbace",
             bin, sizeof bin);
   /* Versions 0 (as a varint), 2, 3 and 18-with-wrong-length are refused. */
   static const uint8_t versions[] = {0x00, 0x02, 0x03};

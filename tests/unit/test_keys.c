@@ -15,6 +15,7 @@
 
 #include "cpc/error.h"
 #include "cpc/keys.h"
+#include "test_support.h"
 
 /* libp2p/specs peer-ids, "Test vectors" (hex of the protobuf encodings). */
 static const char *SPEC_ED25519_PRIV =
@@ -31,13 +32,6 @@ static const char *SPEC_ECDSA_PUB =
     "0803125b3059301306072a8648ce3d020106082a8648ce3d03010703420004de3d300fa3"
     "6ae0e8f5d530899d83abab44abf3161f162a4bc901d8e6ecda020e8b6d5f8da30525e71d"
     "6851510c098e5c47c646a597fb4dcec034e9f77c409e62";
-
-static size_t unhex(const char *hex, uint8_t *out, size_t cap) {
-  size_t n = 0;
-  assert_int_equal(sodium_hex2bin(out, cap, hex, strlen(hex), NULL, &n, NULL),
-                   0);
-  return n;
-}
 
 static void sign_verify_type(enum cpc_key_type type) {
   cpc_privkey k, other;
@@ -144,8 +138,8 @@ static void test_secp256k1_der_and_high_s(void **state) {
 static void check_spec_pair(const char *priv_hex, const char *pub_hex,
                             enum cpc_key_type type) {
   uint8_t priv[128], pub[64], enc[128];
-  size_t priv_len = unhex(priv_hex, priv, sizeof priv);
-  size_t pub_len = unhex(pub_hex, pub, sizeof pub);
+  size_t priv_len = test_unhex(priv_hex, priv, sizeof priv);
+  size_t pub_len = test_unhex(pub_hex, pub, sizeof pub);
   size_t n = 0;
   cpc_privkey k;
   cpc_pubkey pk;
@@ -206,7 +200,7 @@ static void test_protobuf_malformed(void **state) {
   cpc_privkey k;
 
   /* Key types we do not implement. */
-  n = unhex(SPEC_ECDSA_PUB, buf, sizeof buf);
+  n = test_unhex(SPEC_ECDSA_PUB, buf, sizeof buf);
   assert_int_equal(cpc_pubkey_decode(buf, n, &pk), CPC_EUNSUPPORTED);
   const uint8_t rsa[] = {0x08, 0x00, 0x12, 0x03, 0x30, 0x01, 0x00};
   assert_int_equal(cpc_pubkey_decode(rsa, sizeof rsa, &pk), CPC_EUNSUPPORTED);
@@ -216,11 +210,11 @@ static void test_protobuf_malformed(void **state) {
                    CPC_EUNSUPPORTED);
 
   /* Wrong Data lengths. */
-  n = unhex(SPEC_ED25519_PUB, pub, sizeof pub);
+  n = test_unhex(SPEC_ED25519_PUB, pub, sizeof pub);
   memcpy(buf, pub, n);
   buf[3] = 31; /* claims 31 bytes, message one byte shorter */
   assert_int_equal(cpc_pubkey_decode(buf, n - 1, &pk), CPC_EMALFORMED);
-  n = unhex(SPEC_SECP_PUB, pub, sizeof pub);
+  n = test_unhex(SPEC_SECP_PUB, pub, sizeof pub);
   memcpy(buf, pub, n);
   buf[3] = 32;
   assert_int_equal(cpc_pubkey_decode(buf, n - 1, &pk), CPC_EMALFORMED);
@@ -233,10 +227,10 @@ static void test_protobuf_malformed(void **state) {
                    CPC_EMALFORMED);
 
   /* A 33-byte secp256k1 "key" that is not on the curve / bad prefix. */
-  n = unhex(SPEC_SECP_PUB, buf, sizeof buf);
+  n = test_unhex(SPEC_SECP_PUB, buf, sizeof buf);
   buf[4] = 0x04;
   assert_int_equal(cpc_pubkey_decode(buf, n, &pk), CPC_EMALFORMED);
-  n = unhex(SPEC_SECP_PUB, buf, sizeof buf);
+  n = test_unhex(SPEC_SECP_PUB, buf, sizeof buf);
   memset(buf + 5, 0xff, 32);
   assert_int_equal(cpc_pubkey_decode(buf, n, &pk), CPC_EMALFORMED);
 
@@ -247,23 +241,23 @@ static void test_protobuf_malformed(void **state) {
   assert_int_equal(cpc_privkey_decode(zero, sizeof zero, &k), CPC_EMALFORMED);
 
   /* Ed25519 private key of 32 bytes (seed only): not the libp2p encoding. */
-  n = unhex(SPEC_ED25519_PRIV, buf, sizeof buf);
+  n = test_unhex(SPEC_ED25519_PRIV, buf, sizeof buf);
   buf[3] = 32;
   assert_int_equal(cpc_privkey_decode(buf, 36, &k), CPC_EMALFORMED);
   assert_int_equal(cpc_privkey_from_raw(CPC_KEY_ED25519, buf + 4, 32, &k), 0);
-  n = unhex(SPEC_ED25519_PUB, pub, sizeof pub);
+  n = test_unhex(SPEC_ED25519_PUB, pub, sizeof pub);
   assert_memory_equal(k.pub.data, pub + 4, 32);
 
   /* Ed25519 private key whose public half does not match its seed. */
-  n = unhex(SPEC_ED25519_PRIV, buf, sizeof buf);
+  n = test_unhex(SPEC_ED25519_PRIV, buf, sizeof buf);
   buf[n - 1] ^= 1;
   assert_int_equal(cpc_privkey_decode(buf, n, &k), CPC_EMALFORMED);
 
   /* Truncations of a valid message never succeed, never overread. */
-  n = unhex(SPEC_SECP_PUB, buf, sizeof buf);
+  n = test_unhex(SPEC_SECP_PUB, buf, sizeof buf);
   for (size_t i = 0; i < n; i++)
     assert_int_not_equal(cpc_pubkey_decode(buf, i, &pk), 0);
-  n = unhex(SPEC_ED25519_PRIV, buf, sizeof buf);
+  n = test_unhex(SPEC_ED25519_PRIV, buf, sizeof buf);
   for (size_t i = 0; i < n; i++)
     assert_int_not_equal(cpc_privkey_decode(buf, i, &k), 0);
 
@@ -278,7 +272,7 @@ static void test_protobuf_malformed(void **state) {
 static void test_ed25519_legacy_96(void **state) {
   (void)state;
   uint8_t spec[80], legacy[100];
-  size_t n = unhex(SPEC_ED25519_PRIV, spec, sizeof spec);
+  size_t n = test_unhex(SPEC_ED25519_PRIV, spec, sizeof spec);
   cpc_privkey k;
 
   /* 08 01 12 60 || seed || pub || pub */
@@ -336,13 +330,13 @@ static void test_x25519_rfc7748(void **state) {
   (void)state;
   uint8_t a_sk[32], a_pk[32], b_pk[32], shared[32], out[32];
   cpc_x25519_keypair a;
-  unhex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a",
+  test_unhex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a",
         a_sk, 32);
-  unhex("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a",
+  test_unhex("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a",
         a_pk, 32);
-  unhex("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f",
+  test_unhex("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f",
         b_pk, 32);
-  unhex("4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742",
+  test_unhex("4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742",
         shared, 32);
   assert_int_equal(cpc_x25519_from_secret(a_sk, &a), 0);
   assert_memory_equal(a.pub, a_pk, 32);

@@ -13,24 +13,16 @@
 
 #include "cpc/error.h"
 #include "cpc/multibase.h"
+#include "test_support.h"
 
 static uint64_t rng_state = 0x2545f4914f6cdd1du;
 
-/* splitmix64: a fixed seed so failures reproduce. */
-static uint64_t rng_next(void) {
-  uint64_t z = (rng_state += 0x9e3779b97f4a7c15u);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-  return z ^ (z >> 31);
-}
+static uint64_t rng_next(void) { return test_splitmix64(&rng_state); }
 
 /* Decode from a heap copy of exactly len characters (no NUL) for ASan. */
 static int mb_decode(const char *text, size_t len, uint8_t *out, size_t cap,
                      enum cpc_multibase *base, size_t *n) {
-  char *copy = malloc(len ? len : 1);
-  assert_non_null(copy);
-  if (len)
-    memcpy(copy, text, len);
+  char *copy = test_copy(text, len);
   int rc = cpc_multibase_decode(copy, len, out, cap, base, n);
   free(copy);
   return rc;
@@ -38,10 +30,7 @@ static int mb_decode(const char *text, size_t len, uint8_t *out, size_t cap,
 
 static int b58_decode(const char *text, size_t len, uint8_t *out, size_t cap,
                       size_t *n) {
-  char *copy = malloc(len ? len : 1);
-  assert_non_null(copy);
-  if (len)
-    memcpy(copy, text, len);
+  char *copy = test_copy(text, len);
   int rc = cpc_base58btc_decode(copy, len, out, cap, n);
   free(copy);
   return rc;

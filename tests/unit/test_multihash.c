@@ -14,35 +14,16 @@
 
 #include "cpc/error.h"
 #include "cpc/multihash.h"
+#include "test_support.h"
 
 static uint64_t rng_state = 0x853c49e6748fea9bu;
 
-/* splitmix64: a fixed seed so failures reproduce. */
-static uint64_t rng_next(void) {
-  uint64_t z = (rng_state += 0x9e3779b97f4a7c15u);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-  return z ^ (z >> 31);
-}
-
-static size_t unhex(const char *hex, uint8_t *out, size_t cap) {
-  size_t n = strlen(hex) / 2;
-  assert_true(n <= cap);
-  for (size_t i = 0; i < n; i++) {
-    unsigned v;
-    assert_int_equal(sscanf(hex + 2 * i, "%2x", &v), 1);
-    out[i] = (uint8_t)v;
-  }
-  return n;
-}
+static uint64_t rng_next(void) { return test_splitmix64(&rng_state); }
 
 /* Decode from a heap copy of exactly len bytes, so ASan sees over-reads. */
 static int decode_exact(const uint8_t *in, size_t len, cpc_multihash *mh,
                         size_t *used) {
-  uint8_t *copy = malloc(len ? len : 1);
-  assert_non_null(copy);
-  if (len)
-    memcpy(copy, in, len);
+  uint8_t *copy = test_copy(in, len);
   int rc = cpc_multihash_decode(copy, len, mh, used);
   free(copy);
   return rc;
@@ -73,7 +54,7 @@ static void test_vectors(void **state) {
   (void)state;
   for (size_t i = 0; i < sizeof vectors / sizeof vectors[0]; i++) {
     uint8_t want[CPC_MH_MAX_LEN], out[CPC_MH_MAX_LEN];
-    size_t want_len = unhex(vectors[i].multihash_hex, want, sizeof want);
+    size_t want_len = test_unhex(vectors[i].multihash_hex, want, sizeof want);
     size_t n = 0, used = 0;
     cpc_multihash mh, back;
     const char *in = vectors[i].input;
@@ -169,7 +150,7 @@ static void test_compute_limits(void **state) {
 static void test_decode_malformed(void **state) {
   (void)state;
   uint8_t buf[CPC_MH_MAX_LEN + 16];
-  size_t len = unhex(vectors[3].multihash_hex, buf, sizeof buf);
+  size_t len = test_unhex(vectors[3].multihash_hex, buf, sizeof buf);
   cpc_multihash mh;
   size_t used;
   /* Every cut of a valid multihash is truncated. */

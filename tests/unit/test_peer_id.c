@@ -16,6 +16,7 @@
 #include "cpc/error.h"
 #include "cpc/keys.h"
 #include "cpc/peer_id.h"
+#include "test_support.h"
 
 struct vector {
   const char *pub_hex;
@@ -42,19 +43,12 @@ static const char *SHA_B58 = "QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N";
 static const char *SHA_CID =
     "bafzbeie5745rpv2m6tjyuugywy4d5ewrqgqqhfnf445he3omzpjbx5xqxe";
 
-static size_t unhex(const char *hex, uint8_t *out, size_t cap) {
-  size_t n = 0;
-  assert_int_equal(sodium_hex2bin(out, cap, hex, strlen(hex), NULL, &n, NULL),
-                   0);
-  return n;
-}
-
 static void test_known_vectors(void **state) {
   (void)state;
   for (size_t i = 0; i < sizeof vectors / sizeof vectors[0]; i++) {
     const struct vector *v = &vectors[i];
     uint8_t enc[64];
-    size_t n = unhex(v->pub_hex, enc, sizeof enc);
+    size_t n = test_unhex(v->pub_hex, enc, sizeof enc);
     cpc_pubkey pk, back;
     cpc_peer_id id, parsed;
     char text[CPC_PEER_ID_MAX_TEXT];
@@ -181,7 +175,7 @@ static void test_malformed_text(void **state) {
 static void test_malformed_bytes(void **state) {
   (void)state;
   uint8_t buf[64];
-  size_t n = unhex(vectors[1].pub_hex, buf + 2, sizeof buf - 2);
+  size_t n = test_unhex(vectors[1].pub_hex, buf + 2, sizeof buf - 2);
   cpc_peer_id id;
 
   buf[0] = 0x00;
@@ -206,7 +200,7 @@ static void test_malformed_bytes(void **state) {
   assert_int_not_equal(cpc_peer_id_from_bytes(buf, 45, &id), 0);
   /* Non-canonical key encoding (Data before Type) is refused. */
   uint8_t key[64];
-  n = unhex(vectors[0].pub_hex, key, sizeof key);
+  n = test_unhex(vectors[0].pub_hex, key, sizeof key);
   buf[0] = 0x00;
   buf[1] = (uint8_t)n;
   memcpy(buf + 2, key + 2, n - 2); /* 12 20 <32 bytes> */

@@ -10,16 +10,11 @@
 
 #include "cpc/error.h"
 #include "cpc/varint.h"
+#include "test_support.h"
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15u;
 
-/* splitmix64: a fixed seed so failures reproduce. */
-static uint64_t rng_next(void) {
-  uint64_t z = (rng_state += 0x9e3779b97f4a7c15u);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-  return z ^ (z >> 31);
-}
+static uint64_t rng_next(void) { return test_splitmix64(&rng_state); }
 
 /*
  * Decode from a heap copy of exactly len bytes, so AddressSanitizer catches
@@ -27,10 +22,7 @@ static uint64_t rng_next(void) {
  */
 static int decode_exact(const uint8_t *in, size_t len, uint64_t *v,
                         size_t *used) {
-  uint8_t *copy = malloc(len ? len : 1);
-  assert_non_null(copy);
-  if (len)
-    memcpy(copy, in, len);
+  uint8_t *copy = test_copy(in, len);
   int rc = cpc_varint_decode(copy, len, v, used);
   free(copy);
   return rc;
