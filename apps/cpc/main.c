@@ -18,6 +18,7 @@ static const struct command commands[] = {
     {"key", cpc_cmd_key, "libp2p keys: new, show, sign, verify"},
     {"encrypt", cpc_cmd_encrypt, "chunk + encrypt a file into a directory"},
     {"decrypt", cpc_cmd_decrypt, "decrypt a directory made by encrypt"},
+    {"net", cpc_cmd_net, "libp2p peer: listen, ping, identify, echo"},
 };
 
 static void usage(FILE *out) {

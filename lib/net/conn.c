@@ -487,6 +487,7 @@ static void close_cb(uv_handle_t *h) {
   free(c);
   if (net->grave)
     cpc__net_kick(net);
+  cpc__net_conns_gone(net);
   cpc__net_handle_closed(net);
 }
 

@@ -425,8 +425,17 @@ void cpc_net_close(cpc_net *net, cpc_net_close_cb cb, void *ud) {
       net->listeners[i].active = 0;
       uv_close((uv_handle_t *)&net->listeners[i].tcp, listener_closed_cb);
     }
+  /* open connections close gracefully (GoAway, output flushed, at most
+   * CPC__NET_CLOSE_GRACE_MS); the timers go once the last one is gone */
   for (l = net->conns.next; l != &net->conns; l = l->next)
-    cpc__conn_fail(CPC__CONTAINER(l, cpc_net_conn, link), 0);
+    cpc_net_conn_close(CPC__CONTAINER(l, cpc_net_conn, link));
+  cpc__net_conns_gone(net);
+}
+
+void cpc__net_conns_gone(cpc_net *net) {
+  if (!net->closing || net->n_conns > 0 || net->timers_closed)
+    return;
+  net->timers_closed = 1;
   uv_close((uv_handle_t *)&net->sweep, handle_closed_cb);
   uv_close((uv_handle_t *)&net->settle, handle_closed_cb);
 }

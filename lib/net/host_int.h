@@ -164,7 +164,7 @@ struct cpc_net {
   uv_timer_t sweep;
   uint64_t sweep_ms;
   size_t handles; /* uv handles not yet closed */
-  int closing, push_pending;
+  int closing, push_pending, timers_closed;
   cpc_net_close_cb close_cb;
   void *close_ud;
 
@@ -177,6 +177,8 @@ struct cpc_net {
 uint64_t cpc__net_now(const cpc_net *net);
 /* Make sure the settle pass runs soon. */
 void cpc__net_kick(cpc_net *net);
+/* While closing: close the timers once no connection is left. */
+void cpc__net_conns_gone(cpc_net *net);
 /* A uv handle of net closed. */
 void cpc__net_handle_closed(cpc_net *net);
 /* The built-in services (identify.c, ping.c, echo.c) register handlers. */
