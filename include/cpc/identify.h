@@ -35,7 +35,8 @@ extern "C" {
 /*
  * A decoded (or to-be-encoded) message. Every pointer is owned by the
  * message and freed by cpc_identify_msg_free(); strings are NUL-terminated
- * UTF-8 without control characters; NULL means the field was absent.
+ * UTF-8 without control characters; NULL means the field was absent (or
+ * empty: empty strings and protocol ids are dropped on decode).
  */
 typedef struct cpc_identify_msg {
   char *protocol_version;

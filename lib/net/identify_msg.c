@@ -24,12 +24,15 @@ void cpc_identify_msg_free(cpc_identify_msg *m) {
   free(m);
 }
 
-/* A NUL-terminated copy of text bytes: 1..max bytes, no control
- * characters (UTF-8 itself is passed through). */
+/* A NUL-terminated copy of text bytes: at most max bytes, no control
+ * characters (UTF-8 itself is passed through). Empty text gives NULL, as
+ * if the field were absent. */
 static int copy_text(const ProtobufCBinaryData *b, size_t max, char **out) {
   *out = NULL;
-  if (b->len == 0 || b->len > max)
-    return b->len == 0 ? CPC_EMALFORMED : CPC_ETOOBIG;
+  if (b->len == 0)
+    return 0;
+  if (b->len > max)
+    return CPC_ETOOBIG;
   for (size_t i = 0; i < b->len; i++)
     if (b->data[i] < 0x20 || b->data[i] == 0x7f)
       return CPC_EMALFORMED;
@@ -86,7 +89,8 @@ static int decode_fields(const pb_identify *pb, cpc_identify_msg *m) {
                      &m->protocols[m->n_protocols]);
       if (rc != 0)
         return rc;
-      m->n_protocols++;
+      if (m->protocols[m->n_protocols]) /* empty ids are skipped */
+        m->n_protocols++;
     }
   }
   m->had_signed_peer_record = pb->has_signedpeerrecord;
