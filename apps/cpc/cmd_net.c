@@ -41,8 +41,8 @@ static void usage(FILE *out) {
       "  identify  print what the peer says about itself as JSON\n"
       "  echo      open N streams (default 1) of /cpc/echo/1.0.0, send B\n"
       "            random bytes (default 1048576) on each, check the echo;\n"
-      "            prints a JSON summary. --reset: reset every stream after\n"
-      "            sending half instead\n"
+      "            prints a JSON summary. --reset: send half, and reset each\n"
+      "            stream as soon as its echo starts coming back\n"
       "OPTIONS: --key FILE, --timeout MS (dial, handshake and each\n"
       "  exchange; default 10000), --idle-timeout MS (listen; default\n"
       "  60000, 0: never), --agent TEXT\n"
@@ -168,6 +168,7 @@ struct app {
   uint64_t t0;
   size_t echo_bad;
   uv_signal_t sigint, sigterm;
+  uv_timer_t linger;
   int signals, loop_open;
 };
 
@@ -494,6 +495,12 @@ struct echo_stream {
   int ended;
 };
 
+static void linger_done(uv_timer_t *t) {
+  struct app *a = t->data;
+  uv_close((uv_handle_t *)t, NULL);
+  finish(a, a->echo_bad ? 1 : 0);
+}
+
 static void echo_end(struct echo_stream *e, int ok) {
   struct app *a = e->app;
   if (e->ended)
@@ -514,7 +521,15 @@ static void echo_end(struct echo_stream *e, int ok) {
     if (a->echo_bad)
       fprintf(stderr, "cpc net: %zu of %ld echo streams failed\n", a->echo_bad,
               a->o.streams);
-    finish(a, a->echo_bad ? 1 : 0);
+    if (!a->o.reset) {
+      finish(a, a->echo_bad ? 1 : 0);
+      return;
+    }
+    /* js-libp2p may close a stream whose reset it has not read yet when
+     * the connection's GoAway follows at once: give the resets a moment */
+    uv_timer_init(&a->loop, &a->linger);
+    a->linger.data = a;
+    uv_timer_start(&a->linger, linger_done, 200, 0);
   }
 }
 
@@ -531,12 +546,8 @@ static void echo_pump(cpc_net_stream *s, struct echo_stream *e) {
     }
     e->sent += n;
   }
-  if (e->app->o.reset) {
-    cpc_net_stream_reset(s);
-    echo_end(e, 1);
-    return;
-  }
-  cpc_net_stream_close_write(s);
+  if (!e->app->o.reset) /* with --reset, echo_data resets it */
+    cpc_net_stream_close_write(s);
 }
 
 static void echo_open(cpc_net_stream *s, void *ud) {
@@ -556,6 +567,10 @@ static void echo_data(cpc_net_stream *s, const uint8_t *d, size_t n, void *ud) {
     return;
   }
   e->got += n;
+  if (e->app->o.reset) { /* mid-stream: the echo is flowing */
+    cpc_net_stream_reset(s);
+    echo_end(e, 1);
+  }
 }
 
 static void echo_close(cpc_net_stream *s, int status, void *ud) {
