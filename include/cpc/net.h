@@ -18,6 +18,9 @@
  * Built in: identify (/ipfs/id/1.0.0, run on every new connection, and
  * /ipfs/id/push/1.0.0), ping (/ipfs/ping/1.0.0) and echo (/cpc/echo/1.0.0).
  *
+ * Signals: libuv does not ignore SIGPIPE; a process using this host should
+ * (signal(SIGPIPE, SIG_IGN)), or a peer that vanishes can kill it.
+ *
  * Threading: none. Every function must be called on the loop's thread.
  * Callbacks run from libuv callbacks of that loop, never from inside the
  * cpc_net_* call that caused them, except where a comment says otherwise.
@@ -362,8 +365,9 @@ int cpc_net_peer_info_get(const cpc_net *net, const cpc_peer_id *id,
 
 void cpc_net_peer_info_free(cpc_net_peer_info *info);
 
-/* Add addresses for id (e.g. from configuration). CPC_ENOMEM, CPC_ENOSPC
- * (peer store full). */
+/* Add addresses for id (e.g. from configuration; copied, duplicates and
+ * any beyond 64 per peer ignored). A full peer store drops its least
+ * recently touched entry. CPC_ENOMEM. */
 int cpc_net_peer_add_addrs(cpc_net *net, const cpc_peer_id *id,
                            const cpc_multiaddr *addrs, size_t n);
 

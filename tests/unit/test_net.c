@@ -6,6 +6,7 @@
  * garbage and slow-loris sockets, limits, and the identify codec.
  */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -248,6 +249,7 @@ static void echo_free(struct echo *e) {
 static int setup(void **state) {
   (void)state;
   assert_true(sodium_init() >= 0);
+  signal(SIGPIPE, SIG_IGN);
   uv_loop_init(&loop);
   uv_timer_init(&loop, &tick);
   uv_timer_start(&tick, tick_cb, 10, 10);
