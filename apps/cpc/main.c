@@ -19,6 +19,7 @@ static const struct command commands[] = {
     {"encrypt", cpc_cmd_encrypt, "chunk + encrypt a file into a directory"},
     {"decrypt", cpc_cmd_decrypt, "decrypt a directory made by encrypt"},
     {"block", cpc_cmd_block, "local block store: put, get, ls, rm, stat, scrub"},
+    {"net", cpc_cmd_net, "libp2p peer: listen, ping, identify, echo"},
 };
 
 static void usage(FILE *out) {

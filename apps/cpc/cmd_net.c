@@ -1,0 +1,681 @@
+/*
+ * cmd_net.c: `cpc net`: run a libp2p peer (listen), ping one, ask one to
+ * identify itself, and an echo client for tests and measurements.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <sodium.h>
+#include <uv.h>
+
+#include "commands.h"
+#include "cpc/error.h"
+#include "cpc/key_file.h"
+#include "cpc/keys.h"
+#include "cpc/net.h"
+#include "cpc/peer_id.h"
+
+#define CMD "net"
+
+static void usage(FILE *out) {
+  fprintf(
+      out,
+      "usage: cpc net listen [MULTIADDR...] [--key FILE] [OPTIONS]\n"
+      "       cpc net ping MULTIADDR [-n COUNT] [OPTIONS]\n"
+      "       cpc net identify MULTIADDR [OPTIONS]\n"
+      "       cpc net echo MULTIADDR [--streams N] [--bytes B] [--reset]\n"
+      "                    [OPTIONS]\n"
+      "\n"
+      "A libp2p peer over TCP (multistream-select, Noise, Yamux).\n"
+      "  listen    listen on each MULTIADDR (default /ip4/0.0.0.0/tcp/0),\n"
+      "            print the full addresses (.../p2p/<id>) one per line,\n"
+      "            serve identify, ping and /cpc/echo/1.0.0 until SIGINT or\n"
+      "            SIGTERM. --key FILE: a libp2p PrivateKey protobuf (cpc key\n"
+      "            new); without it a fresh Ed25519 key is used\n"
+      "  ping      ping the peer COUNT times (default 1); one round trip per\n"
+      "            line, e.g. \"0.213 ms\"\n"
+      "  identify  print what the peer says about itself as JSON\n"
+      "  echo      open N streams (default 1) of /cpc/echo/1.0.0, send B\n"
+      "            random bytes (default 1048576) on each, check the echo;\n"
+      "            prints a JSON summary. --reset: send half, and reset each\n"
+      "            stream as soon as its echo starts coming back\n"
+      "OPTIONS: --key FILE, --timeout MS (dial, handshake and each\n"
+      "  exchange; default 10000), --idle-timeout MS (listen; default\n"
+      "  60000, 0: never), --agent TEXT\n"
+      "MULTIADDR: /ip4/A/tcp/P or /ip6/A/tcp/P, optionally /p2p/<PeerId>\n"
+      "(then the peer must prove that identity).\n");
+}
+
+struct opts {
+  const char *key_file, *agent;
+  uint64_t timeout_ms, idle_ms;
+  int have_idle;
+  long count, streams;
+  size_t bytes;
+  int reset;
+  const char *addrs[CPC_NET_MAX_LISTEN];
+  size_t n_addrs;
+};
+
+static int parse_u64(const char *s, uint64_t *v) {
+  char *end;
+  unsigned long long x;
+  errno = 0;
+  x = strtoull(s, &end, 10);
+  if (errno || end == s || *end || s[0] == '-')
+    return -1;
+  *v = x;
+  return 0;
+}
+
+/* Parse argv[1..]; returns -1 after printing help (exit 0), 2 on a usage
+ * error, 0 otherwise. */
+static int parse(int argc, char **argv, struct opts *o) {
+  uint64_t v;
+  memset(o, 0, sizeof *o);
+  o->timeout_ms = 10000;
+  o->count = 1;
+  o->streams = 1;
+  o->bytes = 1u << 20;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    int more = i + 1 < argc;
+    if (cpc_is_help(a)) {
+      usage(stdout);
+      return -1;
+    } else if (strcmp(a, "--key") == 0 && more) {
+      o->key_file = argv[++i];
+    } else if (strcmp(a, "--agent") == 0 && more) {
+      o->agent = argv[++i];
+    } else if (strcmp(a, "--timeout") == 0 && more) {
+      if (parse_u64(argv[++i], &o->timeout_ms) || o->timeout_ms == 0)
+        goto bad_value;
+    } else if (strcmp(a, "--idle-timeout") == 0 && more) {
+      if (parse_u64(argv[++i], &o->idle_ms))
+        goto bad_value;
+      o->have_idle = 1;
+    } else if (strcmp(a, "-n") == 0 && more) {
+      if (parse_u64(argv[++i], &v) || v == 0 || v > 1000000)
+        goto bad_value;
+      o->count = (long)v;
+    } else if (strcmp(a, "--streams") == 0 && more) {
+      if (parse_u64(argv[++i], &v) || v == 0 || v > 4096)
+        goto bad_value;
+      o->streams = (long)v;
+    } else if (strcmp(a, "--bytes") == 0 && more) {
+      if (parse_u64(argv[++i], &v) || v > (1ull << 32))
+        goto bad_value;
+      o->bytes = (size_t)v;
+    } else if (strcmp(a, "--reset") == 0) {
+      o->reset = 1;
+    } else if (a[0] == '/' && o->n_addrs < CPC_NET_MAX_LISTEN) {
+      o->addrs[o->n_addrs++] = a;
+    } else {
+      fprintf(stderr, "cpc net: unexpected argument '%s'\n", a);
+      usage(stderr);
+      return 2;
+    }
+    continue;
+  bad_value:
+    fprintf(stderr, "cpc net: bad value '%s' for %s\n", argv[i], a);
+    return 2;
+  }
+  return 0;
+}
+
+static int load_key(const char *path, cpc_privkey *k) {
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  unsigned mode = 0;
+  int rc = cpc_key_file_read(path, CPC_KEY_PROTO_PARSE_MAX, &buf, &len, &mode);
+  if (rc == CPC_EPERM && mode != 0)
+    return cpc_fail(CMD,
+                    "%s: group or others may access it (mode %04o); run: "
+                    "chmod 600 %s",
+                    path, mode, path);
+  if (rc != 0)
+    return cpc_fail(CMD, "%s: %s", path,
+                    rc == CPC_EIO ? strerror(errno) : cpc_strerror(rc));
+  rc = cpc_privkey_decode(buf, len, k);
+  cpc_secret_free(buf, len);
+  if (rc != 0)
+    return cpc_fail(CMD, "%s: not a usable libp2p private key (%s)", path,
+                    cpc_strerror(rc));
+  return 0;
+}
+
+/* --- one host for a subcommand ---------------------------------------------
+ */
+
+struct app {
+  uv_loop_t loop;
+  cpc_net *net;
+  struct opts o;
+  int status; /* exit status once done */
+  int done;
+  cpc_multiaddr target;
+  const char *target_text;
+  cpc_net_conn *conn;
+  /* ping */
+  long pings_left;
+  /* echo */
+  struct echo_stream *echo;
+  long echo_left;
+  uint64_t t0;
+  size_t echo_bad;
+  uv_signal_t sigint, sigterm;
+  uv_timer_t linger;
+  int signals, loop_open;
+};
+
+static void net_closed(void *ud) {
+  (void)ud;
+}
+
+/* Stop: close the host (the loop then runs dry) with an exit status. */
+static void finish(struct app *a, int status) {
+  if (a->done)
+    return;
+  a->done = 1;
+  a->status = status;
+  if (a->signals) {
+    uv_close((uv_handle_t *)&a->sigint, NULL);
+    uv_close((uv_handle_t *)&a->sigterm, NULL);
+    a->signals = 0;
+  }
+  cpc_net_close(a->net, net_closed, NULL);
+}
+
+static int start_host(struct app *a, const cpc_net_events *ev, int listen) {
+  cpc_net_builder *b = NULL;
+  cpc_net_limits lim;
+  cpc_privkey k;
+  int rc;
+
+  signal(SIGPIPE, SIG_IGN); /* libuv reports EPIPE; no signal wanted */
+  if (uv_loop_init(&a->loop) != 0)
+    return cpc_fail(CMD, "cannot start the event loop");
+  a->loop_open = 1;
+  if ((rc = cpc_net_builder_new(&a->loop, &b)) != 0)
+    return cpc_fail(CMD, "%s", cpc_strerror(rc));
+  cpc_net_builder_with_tcp(b);
+  if (a->o.key_file) {
+    if (load_key(a->o.key_file, &k) != 0) {
+      cpc_net_builder_free(b);
+      return 1;
+    }
+    rc = cpc_net_builder_identity(b, &k);
+    cpc_privkey_wipe(&k);
+    if (rc != 0) {
+      cpc_fail(CMD, "%s: %s", a->o.key_file, cpc_net_builder_error(b));
+      cpc_net_builder_free(b);
+      return 1;
+    }
+  }
+  if (a->o.agent && cpc_net_builder_agent_version(b, a->o.agent) != 0) {
+    cpc_fail(CMD, "--agent: %s", cpc_net_builder_error(b));
+    cpc_net_builder_free(b);
+    return 2;
+  }
+  cpc_net_limits_default(&lim);
+  lim.dial_timeout_ms = a->o.timeout_ms;
+  lim.handshake_timeout_ms = a->o.timeout_ms;
+  lim.stream_negotiation_timeout_ms = a->o.timeout_ms;
+  if (a->o.have_idle)
+    lim.idle_timeout_ms = a->o.idle_ms;
+  cpc_net_builder_limits(b, &lim);
+  cpc_net_builder_events(b, ev, a);
+  for (size_t i = 0; listen && i < a->o.n_addrs; i++) {
+    cpc_multiaddr ma;
+    if (cpc_multiaddr_parse(&ma, a->o.addrs[i], strlen(a->o.addrs[i])) != 0 ||
+        cpc_net_builder_listen(b, &ma) != 0) {
+      cpc_net_builder_free(b);
+      return cpc_fail(CMD,
+                      "cannot listen on '%s': give /ip4/A/tcp/P or "
+                      "/ip6/A/tcp/P",
+                      a->o.addrs[i]);
+    }
+  }
+  rc = cpc_net_builder_build(b, &a->net);
+  if (rc != 0) {
+    cpc_fail(CMD, "%s",
+             cpc_net_builder_error(b) ? cpc_net_builder_error(b)
+                                      : cpc_strerror(rc));
+    cpc_net_builder_free(b);
+    return 1;
+  }
+  cpc_net_builder_free(b);
+  return 0;
+}
+
+static int run_loop(struct app *a) {
+  uv_run(&a->loop, UV_RUN_DEFAULT);
+  uv_loop_close(&a->loop);
+  a->loop_open = 0;
+  return a->status;
+}
+
+static void on_signal(uv_signal_t *h, int signum) {
+  (void)signum;
+  finish(h->data, 0);
+}
+
+/* --- listen ------------------------------------------------------------------
+ */
+
+static int cmd_listen(struct app *a) {
+  cpc_multiaddr addrs[64];
+  size_t n = 0;
+  int rc;
+  if (a->o.n_addrs == 0)
+    a->o.addrs[a->o.n_addrs++] = "/ip4/0.0.0.0/tcp/0";
+  if ((rc = start_host(a, NULL, 1)) != 0)
+    return rc;
+  cpc_net_listen_addrs(a->net, addrs, 64, &n);
+  for (size_t i = 0; i < n && i < 64; i++) {
+    char text[CPC_MULTIADDR_MAX_TEXT];
+    if (cpc_multiaddr_format(&addrs[i], text, sizeof text, NULL) == 0)
+      printf("%s\n", text);
+  }
+  fflush(stdout);
+  uv_signal_init(&a->loop, &a->sigint);
+  uv_signal_init(&a->loop, &a->sigterm);
+  a->sigint.data = a->sigterm.data = a;
+  uv_signal_start(&a->sigint, on_signal, SIGINT);
+  uv_signal_start(&a->sigterm, on_signal, SIGTERM);
+  a->signals = 1;
+  return run_loop(a);
+}
+
+/* --- dialing subcommands ----------------------------------------------------
+ */
+
+static const char *why(int rc) {
+  switch (rc) {
+  case CPC_ETIMEDOUT: return "timed out";
+  case CPC_EIO: return "connection refused or unreachable";
+  case CPC_EMISMATCH: return "the peer is not the PeerId in the address";
+  case CPC_EUNSUPPORTED: return "the peer does not speak the protocol";
+  case CPC_ECLOSED: return "the peer closed the connection";
+  default: return cpc_strerror(rc);
+  }
+}
+
+static void fail_with(struct app *a, const char *what, int rc) {
+  fprintf(stderr, "cpc net: %s %s: %s\n", what, a->target_text, why(rc));
+  finish(a, 1);
+}
+
+static int parse_target(struct app *a, const char *sub) {
+  if (a->o.n_addrs != 1) {
+    fprintf(stderr, "cpc net %s: give exactly one MULTIADDR\n", sub);
+    return 2;
+  }
+  a->target_text = a->o.addrs[0];
+  if (cpc_multiaddr_parse(&a->target, a->target_text, strlen(a->target_text)) !=
+      0) {
+    fprintf(stderr, "cpc net %s: '%s' is not a multiaddr\n", sub,
+            a->target_text);
+    return 2;
+  }
+  return 0;
+}
+
+static int dial_target(struct app *a, cpc_net_dial_cb cb) {
+  int rc = cpc_net_dial(a->net, &a->target, cb, a);
+  if (rc == CPC_EUNSUPPORTED) {
+    fprintf(stderr,
+            "cpc net: cannot dial %s: only /ip4|ip6/A/tcp/P[/p2p/ID] is "
+            "supported\n",
+            a->target_text);
+    finish(a, 2);
+    return 2;
+  }
+  if (rc != 0) {
+    fail_with(a, "cannot dial", rc);
+    return 1;
+  }
+  return 0;
+}
+
+/* ping */
+static void next_ping(struct app *a);
+
+static void on_ping(cpc_net *net, int status, uint64_t rtt, void *ud) {
+  struct app *a = ud;
+  (void)net;
+  if (status != 0) {
+    fail_with(a, "ping of", status);
+    return;
+  }
+  printf("%.3f ms\n", (double)rtt / 1e6);
+  fflush(stdout);
+  if (--a->pings_left == 0)
+    finish(a, 0);
+  else
+    next_ping(a);
+}
+
+static void next_ping(struct app *a) {
+  int rc = cpc_net_ping(a->conn, on_ping, a);
+  if (rc != 0)
+    fail_with(a, "ping of", rc);
+}
+
+static void on_dial_ping(cpc_net *net, int status, cpc_net_conn *c, void *ud) {
+  struct app *a = ud;
+  (void)net;
+  if (status != 0) {
+    fail_with(a, "cannot connect to", status);
+    return;
+  }
+  a->conn = c;
+  a->pings_left = a->o.count;
+  next_ping(a);
+}
+
+static void on_conn_close(cpc_net *net, cpc_net_conn *c, int reason, void *ud) {
+  struct app *a = ud;
+  (void)net;
+  if (c == a->conn) {
+    a->conn = NULL;
+    if (!a->done)
+      fail_with(a, "connection to", reason ? reason : CPC_ECLOSED);
+  }
+}
+
+static int cmd_ping(struct app *a) {
+  static const cpc_net_events ev = {.on_conn_close = on_conn_close};
+  int rc;
+  if ((rc = parse_target(a, "ping")) != 0 || (rc = start_host(a, &ev, 0)) != 0)
+    return rc;
+  dial_target(a, on_dial_ping);
+  return run_loop(a);
+}
+
+/* identify */
+static void print_identify(struct app *a, cpc_net_conn *c) {
+  cpc_net_peer_info *info = NULL;
+  cpc_peer_id id;
+  cpc_multiaddr obs;
+  char text[CPC_MULTIADDR_MAX_TEXT];
+  json_t *o, *protos, *addrs;
+  char *out;
+
+  cpc_net_conn_peer_id(c, &id);
+  if (cpc_net_peer_info_get(a->net, &id, &info) != 0) {
+    fail_with(a, "identify of", CPC_ENOENT);
+    return;
+  }
+  o = json_object();
+  cpc_peer_id_format(&id, text, sizeof text);
+  json_object_set_new(o, "peer_id", json_string(text));
+  json_object_set_new(o, "agent_version",
+                      info->agent_version ? json_string(info->agent_version)
+                                          : json_null());
+  json_object_set_new(o, "protocol_version",
+                      info->protocol_version
+                          ? json_string(info->protocol_version)
+                          : json_null());
+  protos = json_array();
+  for (size_t i = 0; i < info->n_protocols; i++)
+    json_array_append_new(protos, json_string(info->protocols[i]));
+  json_object_set_new(o, "protocols", protos);
+  addrs = json_array();
+  for (size_t i = 0; i < info->n_addrs; i++)
+    if (cpc_multiaddr_format(&info->addrs[i], text, sizeof text, NULL) == 0)
+      json_array_append_new(addrs, json_string(text));
+  json_object_set_new(o, "listen_addrs", addrs);
+  if (cpc_net_conn_observed_addr(c, &obs) == 0 &&
+      cpc_multiaddr_format(&obs, text, sizeof text, NULL) == 0)
+    json_object_set_new(o, "observed_addr", json_string(text));
+  else
+    json_object_set_new(o, "observed_addr", json_null());
+  json_object_set_new(o, "public_key_type",
+                      json_string(info->has_public_key
+                                      ? cpc_key_type_name(info->public_key.type)
+                                      : "unknown"));
+  out = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+  if (out)
+    printf("%s\n", out);
+  free(out);
+  json_decref(o);
+  cpc_net_peer_info_free(info);
+  finish(a, out ? 0 : 1);
+}
+
+static void on_identify(cpc_net *net, cpc_net_conn *c, int status, void *ud) {
+  struct app *a = ud;
+  (void)net;
+  if (c != a->conn)
+    return;
+  if (status != 0)
+    fail_with(a, "identify of", status);
+  else
+    print_identify(a, c);
+}
+
+static void on_dial_identify(cpc_net *net, int status, cpc_net_conn *c,
+                             void *ud) {
+  struct app *a = ud;
+  (void)net;
+  if (status != 0)
+    fail_with(a, "cannot connect to", status);
+  else
+    a->conn = c;
+}
+
+static void on_open_identify(cpc_net *net, cpc_net_conn *c, void *ud) {
+  struct app *a = ud;
+  (void)net;
+  a->conn = c; /* before identify can report */
+}
+
+static int cmd_identify(struct app *a) {
+  static const cpc_net_events ev = {.on_conn_open = on_open_identify,
+                                    .on_conn_close = on_conn_close,
+                                    .on_identify = on_identify};
+  int rc;
+  if ((rc = parse_target(a, "identify")) != 0 ||
+      (rc = start_host(a, &ev, 0)) != 0)
+    return rc;
+  dial_target(a, on_dial_identify);
+  return run_loop(a);
+}
+
+/* echo */
+struct echo_stream {
+  struct app *app;
+  uint8_t *data;
+  size_t sent, got, limit;
+  int ended;
+};
+
+static void linger_done(uv_timer_t *t) {
+  struct app *a = t->data;
+  uv_close((uv_handle_t *)t, NULL);
+  finish(a, a->echo_bad ? 1 : 0);
+}
+
+static void echo_end(struct echo_stream *e, int ok) {
+  struct app *a = e->app;
+  if (e->ended)
+    return;
+  e->ended = 1;
+  if (!ok)
+    a->echo_bad++;
+  if (--a->echo_left > 0)
+    return;
+  {
+    double secs = (double)(uv_hrtime() - a->t0) / 1e9;
+    double total = (double)a->o.bytes * (double)a->o.streams;
+    printf("{\"streams\": %ld, \"bytes_per_stream\": %zu, \"reset\": %s, "
+           "\"failed\": %zu, \"seconds\": %.3f, \"mib_per_s\": %.1f}\n",
+           a->o.streams, a->o.bytes, a->o.reset ? "true" : "false", a->echo_bad,
+           secs, a->o.reset ? 0.0 : total / 1048576.0 / secs);
+    fflush(stdout);
+    if (a->echo_bad)
+      fprintf(stderr, "cpc net: %zu of %ld echo streams failed\n", a->echo_bad,
+              a->o.streams);
+    if (!a->o.reset) {
+      finish(a, a->echo_bad ? 1 : 0);
+      return;
+    }
+    /* js-libp2p may close a stream whose reset it has not read yet when
+     * the connection's GoAway follows at once: give the resets a moment */
+    uv_timer_init(&a->loop, &a->linger);
+    a->linger.data = a;
+    uv_timer_start(&a->linger, linger_done, 200, 0);
+  }
+}
+
+static void echo_pump(cpc_net_stream *s, struct echo_stream *e) {
+  while (e->sent < e->limit) {
+    size_t n = e->limit - e->sent < 65536 ? e->limit - e->sent : 65536;
+    int rc = cpc_net_stream_write(s, e->data + e->sent, n);
+    if (rc == CPC_EAGAIN)
+      return;
+    if (rc != 0) {
+      cpc_net_stream_reset(s);
+      echo_end(e, 0);
+      return;
+    }
+    e->sent += n;
+  }
+  if (!e->app->o.reset) /* with --reset, echo_data resets it */
+    cpc_net_stream_close_write(s);
+}
+
+static void echo_open(cpc_net_stream *s, void *ud) {
+  echo_pump(s, ud);
+}
+
+static void echo_writable(cpc_net_stream *s, void *ud) {
+  echo_pump(s, ud);
+}
+
+static void echo_data(cpc_net_stream *s, const uint8_t *d, size_t n, void *ud) {
+  struct echo_stream *e = ud;
+  if (n > e->sent - e->got || memcmp(e->data + e->got, d, n) != 0) {
+    fprintf(stderr, "cpc net: echo mismatch at byte %zu\n", e->got);
+    cpc_net_stream_reset(s);
+    echo_end(e, 0);
+    return;
+  }
+  e->got += n;
+  if (e->app->o.reset) { /* mid-stream: the echo is flowing */
+    cpc_net_stream_reset(s);
+    echo_end(e, 1);
+  }
+}
+
+static void echo_close(cpc_net_stream *s, int status, void *ud) {
+  struct echo_stream *e = ud;
+  (void)s;
+  if (status != 0)
+    fprintf(stderr, "cpc net: echo stream ended: %s\n", why(status));
+  echo_end(e, status == 0 && e->got == e->app->o.bytes);
+}
+
+static const cpc_net_stream_callbacks echo_cbs = {
+    .on_open = echo_open,
+    .on_data = echo_data,
+    .on_writable = echo_writable,
+    .on_close = echo_close,
+};
+
+static void on_dial_echo(cpc_net *net, int status, cpc_net_conn *c, void *ud) {
+  struct app *a = ud;
+  (void)net;
+  if (status != 0) {
+    fail_with(a, "cannot connect to", status);
+    return;
+  }
+  a->conn = c;
+  a->t0 = uv_hrtime();
+  a->echo_left = a->o.streams;
+  for (long i = 0; i < a->o.streams; i++) {
+    struct echo_stream *e = &a->echo[i];
+    cpc_net_stream *s;
+    int rc;
+    e->app = a;
+    e->limit = a->o.reset ? a->o.bytes / 2 : a->o.bytes;
+    rc = cpc_net_stream_open(c, CPC_NET_ECHO_PROTOCOL, &echo_cbs, e, &s);
+    if (rc != 0) {
+      fprintf(stderr, "cpc net: cannot open stream %ld: %s\n", i,
+              cpc_strerror(rc));
+      echo_end(e, 0);
+    }
+  }
+}
+
+static int cmd_echo(struct app *a) {
+  static const cpc_net_events ev = {.on_conn_close = on_conn_close};
+  uint8_t *data;
+  int rc;
+  if ((rc = parse_target(a, "echo")) != 0)
+    return rc;
+  a->echo = calloc((size_t)a->o.streams, sizeof *a->echo);
+  data = malloc(a->o.bytes ? a->o.bytes : 1);
+  if (!a->echo || !data) {
+    free(a->echo);
+    free(data);
+    return cpc_fail(CMD, "out of memory");
+  }
+  randombytes_buf(data, a->o.bytes);
+  for (long i = 0; i < a->o.streams; i++)
+    a->echo[i].data = data; /* the same bytes on every stream */
+  if ((rc = start_host(a, &ev, 0)) == 0) {
+    dial_target(a, on_dial_echo);
+    rc = run_loop(a);
+  }
+  free(data);
+  free(a->echo);
+  return rc;
+}
+
+int cpc_cmd_net(int argc, char **argv) {
+  struct app *a;
+  int rc;
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  if (cpc_is_help(argv[1])) {
+    usage(stdout);
+    return 0;
+  }
+  if (sodium_init() < 0)
+    return cpc_fail(CMD, "libsodium failed to start");
+  a = calloc(1, sizeof *a);
+  if (!a)
+    return cpc_fail(CMD, "out of memory");
+  rc = parse(argc - 1, argv + 1, &a->o);
+  if (rc != 0) {
+    free(a);
+    return rc < 0 ? 0 : rc;
+  }
+  if (strcmp(argv[1], "listen") == 0)
+    rc = cmd_listen(a);
+  else if (strcmp(argv[1], "ping") == 0)
+    rc = cmd_ping(a);
+  else if (strcmp(argv[1], "identify") == 0)
+    rc = cmd_identify(a);
+  else if (strcmp(argv[1], "echo") == 0)
+    rc = cmd_echo(a);
+  else {
+    fprintf(stderr, "cpc net: unknown subcommand '%s'\n", argv[1]);
+    usage(stderr);
+    rc = 2;
+  }
+  if (a->loop_open) { /* start_host failed after the loop started */
+    uv_run(&a->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&a->loop);
+  }
+  free(a);
+  return rc;
+}

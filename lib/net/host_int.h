@@ -1,0 +1,311 @@
+/*
+ * host_int.h: what the files of the libuv-driven host share (host.c,
+ * tcp.c, conn.c, stream.c, peer_store.c, identify.c, ping.c, echo.c).
+ *
+ * Object lifetimes (see cpc/net.h for the public side):
+ *  - A connection is freed in its uv close callback, never earlier, so a
+ *    cpc_net_conn pointer stays valid through any callback chain that
+ *    started while it was open.
+ *  - A stream that ends is only marked dead (and counted out of its
+ *    connection); it is unlinked and freed by the host's settle pass
+ *    (cpc__net_settle, an idle handle), so a callback may reset or close
+ *    any stream without pulling memory from under its caller.
+ *  - Output is not written from inside callbacks: anything that may have
+ *    produced output marks its connection dirty; the settle pass pumps
+ *    stream write queues into yamux, yamux into Noise, Noise into the
+ *    socket, and delivers held data, EOFs and announcements.
+ */
+#ifndef CPC_HOST_INT_H
+#define CPC_HOST_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "cpc/identify.h"
+#include "cpc/multistream.h"
+#include "cpc/net.h"
+#include "cpc/noise.h"
+#include "cpc/yamux.h"
+
+/* One shared read buffer per host: reads are processed synchronously. */
+#define CPC__NET_READ_BUF (64u * 1024u)
+/* Socket bytes queued before the settle pass stops encrypting more. */
+#define CPC__NET_INFLIGHT (512u * 1024u)
+/* Plaintext per socket write (a few whole Noise frames). */
+#define CPC__NET_WRITE_CHUNK (4u * CPC_NOISE_MAX_PLAINTEXT)
+/* A released stream whose peer never closes is reset after this. */
+#define CPC__NET_LINGER_MS 10000u
+/* A graceful connection close that does not finish is forced after this. */
+#define CPC__NET_CLOSE_GRACE_MS 2000u
+/* Identify: bytes read from one identify stream. */
+#define CPC__NET_IDENTIFY_READ_MAX (128u * 1024u)
+#define CPC__NET_IDENTIFY_TIMEOUT_MS 10000u
+#define CPC__NET_PING_LEN 32
+
+/* --- intrusive doubly linked list --------------------------------------- */
+struct cpc__list {
+  struct cpc__list *prev, *next;
+};
+
+static inline void cpc__list_init(struct cpc__list *l) {
+  l->prev = l->next = l;
+}
+static inline int cpc__list_empty(const struct cpc__list *l) {
+  return l->next == l;
+}
+static inline void cpc__list_push(struct cpc__list *head, struct cpc__list *n) {
+  n->prev = head->prev;
+  n->next = head;
+  head->prev->next = n;
+  head->prev = n;
+}
+static inline void cpc__list_remove(struct cpc__list *n) {
+  n->prev->next = n->next;
+  n->next->prev = n->prev;
+  n->prev = n->next = n;
+}
+#define CPC__CONTAINER(ptr, type, member)                                      \
+  ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+
+/* --- protocol handlers ---------------------------------------------------- */
+struct cpc__handler {
+  char *protocol;
+  cpc_net_handler_fn fn;
+  void *ud;
+};
+
+/* An immutable snapshot of the handlers, shared by the listener-side
+ * negotiations that started while it was current (refcounted). */
+struct cpc__proto_table {
+  size_t refs, n;
+  const char *names[CPC_NET_MAX_HANDLERS];
+  struct cpc__handler h[CPC_NET_MAX_HANDLERS];
+};
+
+void cpc__proto_table_unref(struct cpc__proto_table *t);
+
+/* --- peer store (peer_store.c) -------------------------------------------- */
+struct cpc__addr {
+  size_t len;
+  uint8_t bytes[];
+};
+
+struct cpc__peer {
+  cpc_peer_id id;
+  int has_key;
+  cpc_pubkey key;
+  char *agent, *protocol_version;
+  char **protocols;
+  size_t n_protocols;
+  struct cpc__addr **addrs;
+  size_t n_addrs;
+  uint64_t touched_ms;
+};
+
+struct cpc__peer_store {
+  struct cpc__peer **peers;
+  size_t n, cap, max;
+};
+
+/* Entry for id, or NULL. */
+struct cpc__peer *cpc__peers_find(const struct cpc__peer_store *ps,
+                                  const cpc_peer_id *id);
+/* Entry for id, created if needed (evicting the least recently touched
+ * entry when full). CPC_ENOMEM. */
+int cpc__peers_upsert(struct cpc__peer_store *ps, const cpc_peer_id *id,
+                      uint64_t now_ms, struct cpc__peer **out);
+/* Fold an identify message into id's entry (its fields replace ours). */
+int cpc__peers_apply_identify(struct cpc__peer_store *ps, const cpc_peer_id *id,
+                              const cpc_identify_msg *m, uint64_t now_ms);
+void cpc__peers_free(struct cpc__peer_store *ps);
+
+/* --- dial backoff (tcp.c) ---------------------------------------------------
+ */
+#define CPC__BACKOFF_KEY_MAX 64
+struct cpc__backoff {
+  uint8_t key[CPC__BACKOFF_KEY_MAX]; /* PeerId bytes, or ip4/ip6 + tcp bytes */
+  size_t key_len;
+  unsigned failures;
+  uint64_t until_ms, touched_ms;
+};
+#define CPC__NET_BACKOFF_SLOTS 64
+
+/* --- host -------------------------------------------------------------------
+ */
+struct cpc__listener {
+  cpc_net *net;
+  uv_tcp_t tcp;
+  cpc_multiaddr addr; /* bound address, port resolved, no /p2p/ */
+  int active;
+};
+
+struct cpc_net {
+  uv_loop_t *loop;
+  cpc_privkey key;
+  cpc_peer_id id;
+  char *agent;
+  cpc_net_limits lim;
+  cpc_net_events ev;
+  void *ev_ud;
+
+  struct cpc__listener *listeners;
+  size_t n_listeners;
+
+  struct cpc__proto_table *table; /* current handlers */
+  struct cpc__list conns;         /* every cpc_net_conn */
+  size_t n_conns;                 /* including upgrading ones */
+  size_t n_open;                  /* upgraded */
+  struct cpc__list dirty;         /* conns with work for the settle pass */
+  struct cpc_net_stream *grave;   /* dead streams, freed by settle */
+
+  uv_idle_t settle;
+  uv_timer_t sweep;
+  uint64_t sweep_ms;
+  size_t handles; /* uv handles not yet closed */
+  int closing, push_pending, timers_closed;
+  cpc_net_close_cb close_cb;
+  void *close_ud;
+
+  struct cpc__peer_store peers;
+  struct cpc__backoff backoff[CPC__NET_BACKOFF_SLOTS];
+
+  uint8_t rbuf[CPC__NET_READ_BUF];
+};
+
+uint64_t cpc__net_now(const cpc_net *net);
+/* Make sure the settle pass runs soon. */
+void cpc__net_kick(cpc_net *net);
+/* While closing: close the timers once no connection is left. */
+void cpc__net_conns_gone(cpc_net *net);
+/* A uv handle of net closed. */
+void cpc__net_handle_closed(cpc_net *net);
+/* The built-in services (identify.c, ping.c, echo.c) register handlers. */
+int cpc__identify_register(cpc_net *net);
+int cpc__ping_register(cpc_net *net);
+int cpc__echo_register(cpc_net *net);
+/* Serve s as an echo stream (echo.c; ping's responder too). */
+void cpc__echo_serve(cpc_net_stream *s);
+/* Our identify message for conn c (observed address = c's remote). */
+int cpc__identify_build(cpc_net *net, cpc_net_conn *c, uint8_t **out,
+                        size_t *len);
+/* Run identify on a freshly opened connection. */
+void cpc__identify_start(cpc_net_conn *c);
+/* Push our identify to every open connection. */
+void cpc__identify_push_all(cpc_net *net);
+
+/* --- connections (conn.c) ---------------------------------------------------
+ */
+enum cpc__conn_state {
+  CPC__CONN_CONNECTING,
+  CPC__CONN_SECURITY, /* multistream-select for /noise */
+  CPC__CONN_NOISE,
+  CPC__CONN_MUXER, /* multistream-select for /yamux/1.0.0, encrypted */
+  CPC__CONN_OPEN,
+};
+
+struct cpc__dial_waiter {
+  struct cpc__dial_waiter *next;
+  cpc_net_dial_cb cb;
+  void *ud;
+};
+
+struct cpc_net_conn {
+  cpc_net *net;
+  uv_tcp_t tcp;
+  uv_connect_t connect_req;
+  uv_shutdown_t shutdown_req;
+  struct cpc__list link;  /* net->conns */
+  struct cpc__list dlink; /* net->dirty while dirty */
+  int state, outbound, dirty, closing, close_graceful, announced;
+  int reason; /* why it closes (0: locally) */
+  uint64_t t_start, t_active, t_closing;
+  size_t preupgrade, inflight;
+
+  cpc_mss *mss;
+  cpc_noise_session *noise;
+  cpc_yamux *yamux;
+  cpc_peer_id peer;
+  int has_expected;
+  cpc_peer_id expected;
+  uint8_t backoff_key[CPC__BACKOFF_KEY_MAX];
+  size_t backoff_key_len;
+
+  struct cpc__list streams; /* every cpc_net_stream of this conn */
+  size_t n_streams, n_pending_in;
+  struct cpc__dial_waiter *waiters;
+  cpc_multiaddr *observed; /* from identify, or NULL */
+  int identify_started;
+};
+
+/* A connection around an accepted or to-be-connected socket; the uv_tcp_t
+ * is initialised and counted as a host handle. */
+int cpc__conn_new(cpc_net *net, int outbound, cpc_net_conn **out);
+/* The TCP socket is connected: start the upgrade. */
+void cpc__conn_start(cpc_net_conn *c);
+/* Fail c with reason (a CPC_E* code): close at once. */
+void cpc__conn_fail(cpc_net_conn *c, int reason);
+void cpc__conn_mark_dirty(cpc_net_conn *c);
+/* The settle pass for one connection. */
+void cpc__conn_service(cpc_net_conn *c);
+/* Timeouts of one connection and its streams (sweep timer). */
+void cpc__conn_sweep(cpc_net_conn *c, uint64_t now);
+/* An open connection to id, or NULL. */
+cpc_net_conn *cpc__conn_find_peer(cpc_net *net, const cpc_peer_id *id);
+/* The multiaddr of a socket address (tcp.c). CPC_EUNSUPPORTED. */
+int cpc__sockaddr_to_multiaddr(const struct sockaddr_storage *ss,
+                               cpc_multiaddr *ma);
+/* Dial result bookkeeping (tcp.c). */
+void cpc__backoff_result(cpc_net *net, const uint8_t *key, size_t len, int ok);
+
+/* --- streams (stream.c) -----------------------------------------------------
+ */
+struct cpc__chunk {
+  struct cpc__chunk *next;
+  size_t len, off;
+  uint8_t data[];
+};
+
+struct cpc_net_stream {
+  cpc_net_conn *conn;
+  struct cpc__list link; /* conn->streams (until freed) */
+  struct cpc_net_stream *grave_next;
+  uint32_t id;
+  unsigned outbound : 1, negotiating : 1, y_alive : 1, rfin : 1,
+      eof_delivered : 1, wfin_req : 1, wfin_sent : 1, released : 1, dead : 1,
+      paused : 1, want_writable : 1, has_cb : 1, counted_pending : 1;
+  cpc_mss *mss;
+  struct cpc__proto_table *table; /* listener-side negotiation */
+  char *protocol;
+  const char *proposal[1]; /* outbound: what mss proposes (= protocol) */
+  cpc_net_stream_callbacks cb;
+  void *ud;
+  struct cpc__chunk *wq_head, *wq_tail;
+  size_t queued;
+  uint8_t *rbuf;
+  size_t rlen, rcap;
+  uint64_t deadline_ms; /* 0: none */
+  int deadline_status;  /* on_close status when it passes */
+};
+
+/* yamux callbacks for inbound streams and stream events (stream.c). */
+void cpc__stream_on_open(void *ud, uint32_t id);
+void cpc__stream_on_data(void *ud, uint32_t id, void *sud, const uint8_t *d,
+                         size_t n);
+void cpc__stream_on_fin(void *ud, uint32_t id, void *sud);
+void cpc__stream_on_reset(void *ud, uint32_t id, void *sud);
+void cpc__stream_on_writable(void *ud, uint32_t id, void *sud);
+/* Settle work for one stream: deliver held data, EOF, writes, final close. */
+void cpc__stream_service(cpc_net_stream *s);
+/* The connection is gone: final callbacks with status, mark dead. */
+void cpc__stream_conn_lost(cpc_net_stream *s, int status);
+/* End s with status: reset if still open, on_close unless released. */
+void cpc__stream_fail(cpc_net_stream *s, int status);
+/* Deadline for s (ms from now); when it passes the stream fails with
+ * status. 0 clears it. */
+void cpc__stream_deadline(cpc_net_stream *s, uint64_t ms, int status);
+/* Free one dead stream (settle). */
+void cpc__stream_free(cpc_net_stream *s);
+
+#endif /* CPC_HOST_INT_H */

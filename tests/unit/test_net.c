@@ -1,0 +1,886 @@
+/*
+ * test_net.c: the host (cpc/net.h) C to C over loopback on one uv loop:
+ * dial and upgrade, ping, identify, echo on 100 concurrent streams of 1 MiB
+ * each way, half-close, reset both ways, a peer that dies mid-stream,
+ * Ed25519 and secp256k1 identities, IPv6, a wrong expected PeerId,
+ * garbage and slow-loris sockets, limits, and the identify codec.
+ */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+#include <uv.h>
+
+#include "cpc/error.h"
+#include "cpc/identify.h"
+#include "cpc/net.h"
+#include "cpc/varint.h"
+
+/* --- harness -------------------------------------------------------------- */
+
+static uv_loop_t loop;
+static uv_timer_t tick;
+
+static void tick_cb(uv_timer_t *t) {
+  (void)t;
+}
+
+/* Run the loop until *flag is set or ms pass; returns *flag. */
+static int run_until(const int *flag, uint64_t ms) {
+  uint64_t end = uv_now(&loop) + ms;
+  while (!*flag && uv_now(&loop) < end)
+    uv_run(&loop, UV_RUN_ONCE);
+  return *flag;
+}
+
+static void run_ms(uint64_t ms) {
+  int never = 0;
+  run_until(&never, ms);
+}
+
+struct host {
+  cpc_net *net;
+  int opens, closes, identified, identify_status;
+  cpc_net_conn *last_open;
+  cpc_net_conn *identified_conn;
+};
+
+static void ev_open(cpc_net *net, cpc_net_conn *c, void *ud) {
+  struct host *h = ud;
+  (void)net;
+  h->opens++;
+  h->last_open = c;
+}
+
+static void ev_close(cpc_net *net, cpc_net_conn *c, int reason, void *ud) {
+  struct host *h = ud;
+  (void)net;
+  (void)reason;
+  h->closes++;
+  if (h->last_open == c)
+    h->last_open = NULL;
+  if (h->identified_conn == c)
+    h->identified_conn = NULL;
+}
+
+static void ev_identify(cpc_net *net, cpc_net_conn *c, int status, void *ud) {
+  struct host *h = ud;
+  (void)net;
+  h->identified++;
+  h->identify_status = status;
+  h->identified_conn = c;
+}
+
+static const cpc_net_events events = {ev_open, ev_close, ev_identify};
+
+/* Build a host; listen may be NULL (a dial-only host). */
+static void host_start(struct host *h, const char *listen,
+                       enum cpc_key_type type, const cpc_net_limits *lim) {
+  cpc_net_builder *b;
+  cpc_multiaddr ma;
+  cpc_privkey k;
+  memset(h, 0, sizeof *h);
+  assert_int_equal(cpc_net_builder_new(&loop, &b), 0);
+  assert_int_equal(cpc_net_builder_with_tcp(b), 0);
+  assert_int_equal(cpc_privkey_generate(type, &k), 0);
+  assert_int_equal(cpc_net_builder_identity(b, &k), 0);
+  cpc_privkey_wipe(&k);
+  if (listen) {
+    assert_int_equal(cpc_multiaddr_parse(&ma, listen, strlen(listen)), 0);
+    assert_int_equal(cpc_net_builder_listen(b, &ma), 0);
+  }
+  assert_int_equal(cpc_net_builder_agent_version(b, "cpc-test/1"), 0);
+  if (lim)
+    assert_int_equal(cpc_net_builder_limits(b, lim), 0);
+  cpc_net_builder_events(b, &events, h);
+  assert_int_equal(cpc_net_builder_build(b, &h->net), 0);
+  cpc_net_builder_free(b);
+}
+
+static int closed_flag;
+static void on_closed(void *ud) {
+  (*(int *)ud)++;
+}
+
+static void host_stop(struct host *h) {
+  int done = 0;
+  cpc_net_close(h->net, on_closed, &done);
+  assert_true(run_until(&done, 5000));
+  h->net = NULL;
+}
+
+/* h's first listen address (with /p2p/). */
+static cpc_multiaddr host_addr(const struct host *h) {
+  cpc_multiaddr out[4];
+  size_t n = 0;
+  assert_int_equal(cpc_net_listen_addrs(h->net, out, 4, &n), 0);
+  assert_true(n >= 1);
+  return out[0];
+}
+
+struct dial {
+  int done, status;
+  cpc_net_conn *conn;
+};
+
+static void dial_cb(cpc_net *net, int status, cpc_net_conn *c, void *ud) {
+  struct dial *d = ud;
+  (void)net;
+  d->done = 1;
+  d->status = status;
+  d->conn = c;
+}
+
+static cpc_net_conn *dial(struct host *from, const cpc_multiaddr *to) {
+  struct dial d = {0};
+  assert_int_equal(cpc_net_dial(from->net, to, dial_cb, &d), 0);
+  assert_true(run_until(&d.done, 5000));
+  assert_int_equal(d.status, 0);
+  assert_non_null(d.conn);
+  return d.conn;
+}
+
+struct ping {
+  int done, status;
+  uint64_t rtt;
+};
+
+static void ping_cb(cpc_net *net, int status, uint64_t rtt, void *ud) {
+  struct ping *p = ud;
+  (void)net;
+  p->done = 1;
+  p->status = status;
+  p->rtt = rtt;
+}
+
+static void ping_ok(cpc_net_conn *c) {
+  struct ping p = {0};
+  assert_int_equal(cpc_net_ping(c, ping_cb, &p), 0);
+  assert_true(run_until(&p.done, 5000));
+  assert_int_equal(p.status, 0);
+  assert_true(p.rtt > 0);
+}
+
+/* --- echo clients --------------------------------------------------------- */
+
+struct echo {
+  uint8_t *data, *back;
+  size_t size, sent, got;
+  int opened, eof, closed, close_status, half_close;
+  int *finished; /* incremented once when closed */
+};
+
+static void echo_pump(cpc_net_stream *s, struct echo *e) {
+  while (e->sent < e->size) {
+    size_t n = e->size - e->sent < 65536 ? e->size - e->sent : 65536;
+    int rc = cpc_net_stream_write(s, e->data + e->sent, n);
+    if (rc == CPC_EAGAIN)
+      return;
+    assert_int_equal(rc, 0);
+    e->sent += n;
+  }
+  if (e->half_close)
+    assert_int_equal(cpc_net_stream_close_write(s), 0);
+  e->half_close = 0;
+}
+
+static void echo_open(cpc_net_stream *s, void *ud) {
+  struct echo *e = ud;
+  e->opened = 1;
+  echo_pump(s, e);
+}
+
+static void echo_writable(cpc_net_stream *s, void *ud) {
+  echo_pump(s, ud);
+}
+
+static void echo_data(cpc_net_stream *s, const uint8_t *d, size_t n, void *ud) {
+  struct echo *e = ud;
+  (void)s;
+  assert_true(n <= e->size - e->got);
+  memcpy(e->back + e->got, d, n);
+  e->got += n;
+}
+
+static void echo_eof(cpc_net_stream *s, void *ud) {
+  struct echo *e = ud;
+  (void)s;
+  e->eof = 1;
+}
+
+static void echo_close(cpc_net_stream *s, int status, void *ud) {
+  struct echo *e = ud;
+  (void)s;
+  e->closed = 1;
+  e->close_status = status;
+  if (e->finished)
+    (*e->finished)++;
+}
+
+static const cpc_net_stream_callbacks echo_cbs = {
+    echo_open, echo_data, echo_eof, echo_writable, echo_close};
+
+static void echo_init(struct echo *e, size_t size, int *finished) {
+  memset(e, 0, sizeof *e);
+  e->size = size;
+  e->data = malloc(size ? size : 1);
+  e->back = malloc(size ? size : 1);
+  assert_non_null(e->data);
+  assert_non_null(e->back);
+  randombytes_buf(e->data, size);
+  e->half_close = 1;
+  e->finished = finished;
+}
+
+static void echo_free(struct echo *e) {
+  free(e->data);
+  free(e->back);
+}
+
+/* --- tests ------------------------------------------------------------------
+ */
+
+static int setup(void **state) {
+  (void)state;
+  assert_true(sodium_init() >= 0);
+  signal(SIGPIPE, SIG_IGN);
+  uv_loop_init(&loop);
+  uv_timer_init(&loop, &tick);
+  uv_timer_start(&tick, tick_cb, 10, 10);
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  uv_close((uv_handle_t *)&tick, NULL);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(uv_loop_close(&loop), 0);
+  return 0;
+}
+
+static void test_builder(void **state) {
+  cpc_net_builder *b;
+  cpc_net *net = NULL;
+  cpc_multiaddr ma;
+  (void)state;
+  assert_int_equal(cpc_net_builder_new(&loop, &b), 0);
+  assert_int_equal(cpc_net_builder_build(b, &net), CPC_EINVAL);
+  assert_non_null(strstr(cpc_net_builder_error(b), "with_tcp"));
+  assert_int_equal(cpc_net_builder_with_tcp(b), 0);
+  assert_int_equal(cpc_net_builder_with_kademlia(b), CPC_EUNSUPPORTED);
+  assert_non_null(strstr(cpc_net_builder_error(b), "Kademlia"));
+  assert_int_equal(cpc_net_builder_with_gossipsub(b), CPC_EUNSUPPORTED);
+  assert_non_null(strstr(cpc_net_builder_error(b), "gossipsub"));
+  assert_int_equal(cpc_net_builder_with_quic(b), CPC_EUNSUPPORTED);
+  assert_int_equal(cpc_multiaddr_parse(&ma, "/ip4/1.2.3.4/udp/1", 18), 0);
+  assert_int_equal(cpc_net_builder_listen(b, &ma), CPC_EUNSUPPORTED);
+  assert_int_equal(cpc_net_builder_agent_version(b, ""), CPC_EINVAL);
+  /* an address that cannot be bound fails build with a clear message */
+  assert_int_equal(cpc_multiaddr_parse(&ma, "/ip4/192.0.2.1/tcp/0", 20), 0);
+  assert_int_equal(cpc_net_builder_listen(b, &ma), 0);
+  assert_int_equal(cpc_net_builder_build(b, &net), CPC_EIO);
+  assert_null(net);
+  assert_non_null(strstr(cpc_net_builder_error(b), "192.0.2.1"));
+  cpc_net_builder_free(b);
+  run_ms(50);
+}
+
+static int has(char **v, size_t n, const char *s) {
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(v[i], s) == 0)
+      return 1;
+  return 0;
+}
+
+static void check_identify(struct host *from, struct host *to,
+                           cpc_net_conn *c) {
+  cpc_net_peer_info *info = NULL;
+  cpc_peer_id id;
+  cpc_multiaddr obs, listen = host_addr(to), remote;
+  assert_true(run_until(&from->identified, 5000));
+  assert_int_equal(from->identify_status, 0);
+  cpc_net_peer_id(to->net, &id);
+  assert_int_equal(cpc_net_peer_info_get(from->net, &id, &info), 0);
+  assert_string_equal(info->agent_version, "cpc-test/1");
+  assert_string_equal(info->protocol_version, CPC_NET_PROTOCOL_VERSION);
+  assert_true(has(info->protocols, info->n_protocols, CPC_NET_PING_PROTOCOL));
+  assert_true(
+      has(info->protocols, info->n_protocols, CPC_NET_IDENTIFY_PROTOCOL));
+  assert_true(has(info->protocols, info->n_protocols, CPC_NET_ECHO_PROTOCOL));
+  assert_true(info->has_public_key);
+  assert_int_equal(cpc_peer_id_check(&id, &info->public_key), 0);
+  assert_int_equal(info->n_addrs, 1);
+  cpc_multiaddr_strip_p2p(&listen);
+  assert_true(cpc_multiaddr_equal(&info->addrs[0], &listen));
+  /* the observed address is our end of the connection as the peer sees it */
+  assert_int_equal(cpc_net_conn_observed_addr(c, &obs), 0);
+  assert_int_equal(cpc_net_conn_remote_addr(c, &remote), 0);
+  assert_int_equal(obs.bytes[0], remote.bytes[0]); /* same ip family */
+  cpc_net_peer_info_free(info);
+}
+
+static void test_dial_ping_identify(void **state) {
+  struct host a, b;
+  cpc_net_conn *c;
+  cpc_multiaddr ma;
+  cpc_peer_id ida, idc;
+  (void)state;
+  host_start(&a, "/ip4/127.0.0.1/tcp/0", CPC_KEY_ED25519, NULL);
+  host_start(&b, NULL, CPC_KEY_ED25519, NULL);
+  ma = host_addr(&a);
+  c = dial(&b, &ma);
+  assert_int_equal(cpc_net_conn_outbound(c), 1);
+  cpc_net_conn_peer_id(c, &idc);
+  cpc_net_peer_id(a.net, &ida);
+  assert_true(cpc_peer_id_equal(&ida, &idc));
+  ping_ok(c);
+  ping_ok(c);
+  check_identify(&b, &a, c);
+  assert_true(run_until(&a.identified, 5000)); /* the listener asks too */
+  assert_int_equal(a.identify_status, 0);
+  /* dialing the same PeerId again reuses the connection */
+  assert_ptr_equal(dial(&b, &ma), c);
+  assert_int_equal(cpc_net_conn_count(b.net), 1);
+  assert_int_equal(cpc_net_conn_count(a.net), 1);
+  host_stop(&b);
+  run_ms(100);
+  assert_int_equal(cpc_net_conn_count(a.net), 0);
+  assert_int_equal(a.closes, 1);
+  host_stop(&a);
+}
+
+static void run_echo(struct host *from, cpc_net_conn *c, size_t n_streams,
+                     size_t size) {
+  struct echo *e = calloc(n_streams, sizeof *e);
+  int finished = 0;
+  (void)from;
+  assert_non_null(e);
+  for (size_t i = 0; i < n_streams; i++) {
+    cpc_net_stream *s;
+    echo_init(&e[i], size, &finished);
+    assert_int_equal(
+        cpc_net_stream_open(c, CPC_NET_ECHO_PROTOCOL, &echo_cbs, &e[i], &s), 0);
+  }
+  assert_int_equal(cpc_net_conn_stream_count(c) >= n_streams, 1);
+  {
+    uint64_t end = uv_now(&loop) + 60000;
+    while (finished < (int)n_streams && uv_now(&loop) < end)
+      uv_run(&loop, UV_RUN_ONCE);
+  }
+  assert_int_equal(finished, (int)n_streams);
+  for (size_t i = 0; i < n_streams; i++) {
+    assert_true(e[i].opened);
+    assert_int_equal(e[i].close_status, 0);
+    assert_true(e[i].eof);
+    assert_int_equal(e[i].got, size);
+    assert_memory_equal(e[i].data, e[i].back, size);
+    echo_free(&e[i]);
+  }
+  free(e);
+}
+
+static void test_echo_100_streams(void **state) {
+  struct host a, b;
+  cpc_net_conn *c, *back;
+  cpc_multiaddr ma;
+  (void)state;
+  host_start(&a, "/ip4/127.0.0.1/tcp/0", CPC_KEY_ED25519, NULL);
+  host_start(&b, NULL, CPC_KEY_ED25519, NULL);
+  ma = host_addr(&a);
+  c = dial(&b, &ma);
+  run_echo(&b, c, 100, 1u << 20);
+  /* and the other way, on the same connection, from the listener */
+  assert_true(run_until(&a.opens, 1000));
+  back = a.last_open;
+  assert_non_null(back);
+  assert_int_equal(cpc_net_conn_outbound(back), 0);
+  run_echo(&a, back, 100, 1u << 20);
+  run_ms(50);
+  assert_int_equal(cpc_net_conn_stream_count(c), 0);
+  assert_int_equal(cpc_net_conn_count(b.net), 1);
+  host_stop(&b);
+  host_stop(&a);
+}
+
+static void test_half_close(void **state) {
+  struct host a, b;
+  cpc_net_conn *c;
+  cpc_net_stream *s;
+  cpc_multiaddr ma;
+  struct echo e;
+  int finished = 0;
+  (void)state;
+  host_start(&a, "/ip4/127.0.0.1/tcp/0", CPC_KEY_ED25519, NULL);
+  host_start(&b, NULL, CPC_KEY_ED25519, NULL);
+  ma = host_addr(&a);
+  c = dial(&b, &ma);
+  echo_init(&e, 5, &finished);
+  memcpy(e.data, "hello", 5);
+  assert_int_equal(
+      cpc_net_stream_open(c, CPC_NET_ECHO_PROTOCOL, &echo_cbs, &e, &s), 0);
+  assert_true(run_until(&finished, 5000));
+  assert_true(e.eof);
+  assert_int_equal(e.close_status, 0);
+  assert_memory_equal(e.back, "hello", 5);
+  echo_free(&e);
+  /* a stream to a protocol nobody speaks fails with CPC_EUNSUPPORTED */
+  finished = 0;
+  echo_init(&e, 1, &finished);
+  assert_int_equal(cpc_net_stream_open(c, "/nope/1.0.0", &echo_cbs, &e, &s), 0);
+  assert_true(run_until(&finished, 5000));
+  assert_false(e.opened);
+  assert_int_equal(e.close_status, CPC_EUNSUPPORTED);
+  echo_free(&e);
+  ping_ok(c);
+  host_stop(&b);
+  host_stop(&a);
+}
+
+/* A handler that remembers its stream and what happened to it. */
+struct sink {
+  cpc_net_stream *s;
+  size_t got;
+  int closed, status, reset_on_data;
+};
+
+static void sink_data(cpc_net_stream *s, const uint8_t *d, size_t n, void *ud) {
+  struct sink *k = ud;
+  (void)d;
+  k->got += n;
+  if (k->reset_on_data) {
+    cpc_net_stream_reset(s);
+    k->s = NULL;
+    k->closed = 1;
+  }
+}
+
+static void sink_close(cpc_net_stream *s, int status, void *ud) {
+  struct sink *k = ud;
+  (void)s;
+  k->closed = 1;
+  k->status = status;
+  k->s = NULL;
+}
+
+static const cpc_net_stream_callbacks sink_cbs = {.on_data = sink_data,
+                                                  .on_close = sink_close};
+
+static void sink_handler(cpc_net_stream *s, const char *protocol, void *ud) {
+  struct sink *k = ud;
+  assert_string_equal(protocol, "/test/sink/1.0.0");
+  k->s = s;
+  cpc_net_stream_set_callbacks(s, &sink_cbs, k);
+}
+
+static void test_reset(void **state) {
+  struct host a, b;
+  cpc_net_conn *c;
+  cpc_net_stream *s;
+  cpc_multiaddr ma;
+  struct sink k = {0}, mine = {0};
+  (void)state;
+  host_start(&a, "/ip4/127.0.0.1/tcp/0", CPC_KEY_ED25519, NULL);
+  host_start(&b, NULL, CPC_KEY_ED25519, NULL);
+  assert_int_equal(cpc_net_handle(a.net, "/test/sink/1.0.0", sink_handler, &k),
+                   0);
+  ma = host_addr(&a);
+  c = dial(&b, &ma);
+  /* we reset: the handler's stream ends with CPC_ECLOSED */
+  assert_int_equal(
+      cpc_net_stream_open(c, "/test/sink/1.0.0", &sink_cbs, &mine, &s), 0);
+  assert_int_equal(cpc_net_stream_write(s, "x", 1), 0);
+  for (int i = 0; i < 500 && k.got == 0; i++)
+    run_ms(10);
+  assert_int_equal(k.got, 1);
+  cpc_net_stream_reset(s);
+  assert_true(run_until(&k.closed, 5000));
+  assert_int_equal(k.status, CPC_ECLOSED);
+  assert_false(mine.closed); /* no callback after a local reset */
+  /* the peer resets: our stream ends with CPC_ECLOSED */
+  memset(&k, 0, sizeof k);
+  k.reset_on_data = 1;
+  memset(&mine, 0, sizeof mine);
+  assert_int_equal(
+      cpc_net_stream_open(c, "/test/sink/1.0.0", &sink_cbs, &mine, &s), 0);
+  assert_int_equal(cpc_net_stream_write(s, "y", 1), 0);
+  assert_true(run_until(&mine.closed, 5000));
+  assert_int_equal(mine.status, CPC_ECLOSED);
+  ping_ok(c);
+  assert_int_equal(cpc_net_unhandle(a.net, "/test/sink/1.0.0"), 0);
+  assert_int_equal(cpc_net_unhandle(a.net, "/test/sink/1.0.0"), CPC_ENOENT);
+  host_stop(&b);
+  host_stop(&a);
+}
+
+static void test_peer_dies_mid_stream(void **state) {
+  struct host a, b, d;
+  cpc_net_conn *c;
+  cpc_net_stream *s;
+  cpc_multiaddr ma;
+  struct sink k = {0}, mine = {0};
+  uint8_t buf[100000];
+  (void)state;
+  host_start(&a, "/ip4/127.0.0.1/tcp/0", CPC_KEY_ED25519, NULL);
+  host_start(&b, NULL, CPC_KEY_ED25519, NULL);
+  assert_int_equal(cpc_net_handle(a.net, "/test/sink/1.0.0", sink_handler, &k),
+                   0);
+  ma = host_addr(&a);
+  c = dial(&b, &ma);
+  assert_int_equal(
+      cpc_net_stream_open(c, "/test/sink/1.0.0", &sink_cbs, &mine, &s), 0);
+  memset(buf, 7, sizeof buf);
+  assert_int_equal(cpc_net_stream_write(s, buf, sizeof buf), 0);
+  for (int i = 0; i < 500 && k.got == 0; i++)
+    run_ms(10);
+  assert_true(k.got > 0);
+  /* b vanishes without a GoAway or stream resets */
+  host_stop(&b);
+  assert_true(run_until(&k.closed, 5000));
+  assert_int_equal(k.status, CPC_ECLOSED);
+  assert_true(run_until(&a.closes, 5000));
+  assert_int_equal(cpc_net_conn_count(a.net), 0);
+  /* a still serves a new peer */
+  host_start(&d, NULL, CPC_KEY_SECP256K1, NULL);
+  ping_ok(dial(&d, &ma));
+  host_stop(&d);
+  host_stop(&a);
+}
+
+static void test_secp256k1_and_ipv6(void **state) {
+  struct host a, b;
+  cpc_net_conn *c;
+  cpc_multiaddr ma;
+  char text[CPC_MULTIADDR_MAX_TEXT];
+  (void)state;
+  host_start(&a, "/ip4/127.0.0.1/tcp/0", CPC_KEY_SECP256K1, NULL);
+  host_start(&b, NULL, CPC_KEY_SECP256K1, NULL);
+  ma = host_addr(&a);
+  assert_int_equal(cpc_multiaddr_format(&ma, text, sizeof text, NULL), 0);
+  assert_non_null(strstr(text, "/p2p/16Uiu2"));
+  c = dial(&b, &ma);
+  ping_ok(c);
+  check_identify(&b, &a, c);
+  host_stop(&b);
+  host_stop(&a);
+
+  /* IPv6 loopback, Ed25519 listener, secp256k1 dialer */
+  {
+    cpc_net_builder *bl;
+    cpc_net *probe = NULL;
+    int ok;
+    assert_int_equal(cpc_net_builder_new(&loop, &bl), 0);
+    cpc_net_builder_with_tcp(bl);
+    assert_int_equal(cpc_multiaddr_parse(&ma, "/ip6/::1/tcp/0", 14), 0);
+    cpc_net_builder_listen(bl, &ma);
+    ok = cpc_net_builder_build(bl, &probe) == 0;
+    cpc_net_builder_free(bl);
+    if (!ok) {
+      run_ms(20);
+      fprintf(stderr, "# no IPv6 loopback here: skipping the ::1 part\n");
+      return;
+    }
+    int done = 0;
+    cpc_net_close(probe, on_closed, &done);
+    run_until(&done, 1000);
+  }
+  host_start(&a, "/ip6/::1/tcp/0", CPC_KEY_ED25519, NULL);
+  host_start(&b, NULL, CPC_KEY_SECP256K1, NULL);
+  ma = host_addr(&a);
+  assert_int_equal(cpc_multiaddr_format(&ma, text, sizeof text, NULL), 0);
+  assert_true(strncmp(text, "/ip6/::1/tcp/", 13) == 0);
+  c = dial(&b, &ma);
+  ping_ok(c);
+  run_echo(&b, c, 4, 100000);
+  host_stop(&b);
+  host_stop(&a);
+}
+
+static void test_wrong_peer_and_backoff(void **state) {
+  struct host a, b;
+  cpc_multiaddr ma, wrong;
+  cpc_peer_id other;
+  cpc_privkey k;
+  struct dial d = {0};
+  cpc_net_limits lim;
+  (void)state;
+  host_start(&a, "/ip4/127.0.0.1/tcp/0", CPC_KEY_ED25519, NULL);
+  cpc_net_limits_default(&lim);
+  lim.backoff_base_ms = 300;
+  host_start(&b, NULL, CPC_KEY_ED25519, &lim);
+  ma = host_addr(&a);
+  wrong = ma;
+  cpc_multiaddr_strip_p2p(&wrong);
+  assert_int_equal(cpc_privkey_generate(CPC_KEY_ED25519, &k), 0);
+  assert_int_equal(cpc_peer_id_from_pubkey(&k.pub, &other), 0);
+  assert_int_equal(cpc_multiaddr_append_p2p(&wrong, other.bytes, other.len), 0);
+  assert_int_equal(cpc_net_dial(b.net, &wrong, dial_cb, &d), 0);
+  assert_true(run_until(&d.done, 5000));
+  assert_int_equal(d.status, CPC_EMISMATCH);
+  /* that PeerId is now in backoff */
+  assert_int_equal(cpc_net_dial(b.net, &wrong, dial_cb, &d), CPC_EAGAIN);
+  run_ms(350);
+  d.done = 0;
+  assert_int_equal(cpc_net_dial(b.net, &wrong, dial_cb, &d), 0);
+  assert_true(run_until(&d.done, 5000));
+  assert_int_equal(d.status, CPC_EMISMATCH);
+  /* dialing ourselves is refused; so is an unsupported address */
+  ma = host_addr(&a);
+  assert_int_equal(cpc_net_dial(a.net, &ma, dial_cb, &d), CPC_EINVAL);
+  assert_int_equal(cpc_multiaddr_parse(&ma, "/dns4/x.example/tcp/1", 21), 0);
+  assert_int_equal(cpc_net_dial(b.net, &ma, dial_cb, &d), CPC_EUNSUPPORTED);
+  /* a closed port fails with CPC_EIO */
+  {
+    uv_tcp_t probe;
+    struct sockaddr_in sin;
+    int len = sizeof sin;
+    uv_tcp_init(&loop, &probe);
+    uv_ip4_addr("127.0.0.1", 0, &sin);
+    uv_tcp_bind(&probe, (const struct sockaddr *)&sin, 0);
+    uv_tcp_getsockname(&probe, (struct sockaddr *)&sin, &len);
+    uv_close((uv_handle_t *)&probe, NULL);
+    run_ms(10);
+    assert_int_equal(cpc_multiaddr_from_ip(&ma, (const uint8_t *)&sin.sin_addr,
+                                           4, 0x06, ntohs(sin.sin_port)),
+                     0);
+    d.done = 0;
+    assert_int_equal(cpc_net_dial(b.net, &ma, dial_cb, &d), 0);
+    assert_true(run_until(&d.done, 5000));
+    assert_int_equal(d.status, CPC_EIO);
+  }
+  cpc_privkey_wipe(&k);
+  host_stop(&b);
+  host_stop(&a);
+}
+
+/* --- raw sockets: garbage, slow-loris ------------------------------------- */
+
+struct raw {
+  uv_tcp_t tcp;
+  uv_connect_t conn;
+  uv_write_t w;
+  int connected, eof;
+  char rbuf[4096];
+};
+
+static void raw_alloc(uv_handle_t *h, size_t n, uv_buf_t *b) {
+  struct raw *r = h->data;
+  (void)n;
+  *b = uv_buf_init(r->rbuf, sizeof r->rbuf);
+}
+
+static void raw_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
+  struct raw *r = st->data;
+  (void)b;
+  if (n < 0)
+    r->eof = 1;
+}
+
+static void raw_connected(uv_connect_t *req, int status) {
+  struct raw *r = req->data;
+  assert_int_equal(status, 0);
+  r->connected = 1;
+  uv_read_start((uv_stream_t *)&r->tcp, raw_alloc, raw_read);
+}
+
+static void raw_connect(struct raw *r, const cpc_multiaddr *ma) {
+  cpc_multiaddr_host h;
+  struct sockaddr_in sin;
+  memset(r, 0, sizeof *r);
+  assert_int_equal(cpc_multiaddr_host_port(ma, &h), 0);
+  uv_ip4_addr("127.0.0.1", h.port, &sin);
+  uv_tcp_init(&loop, &r->tcp);
+  r->tcp.data = r;
+  r->conn.data = r;
+  uv_tcp_connect(&r->conn, &r->tcp, (const struct sockaddr *)&sin,
+                 raw_connected);
+  assert_true(run_until(&r->connected, 2000));
+}
+
+static void raw_send(struct raw *r, const void *d, size_t n) {
+  uv_buf_t b = uv_buf_init((char *)(uintptr_t)d, (unsigned)n);
+  assert_int_equal(uv_try_write((uv_stream_t *)&r->tcp, &b, 1), (int)n);
+}
+
+static void raw_close(struct raw *r) {
+  uv_close((uv_handle_t *)&r->tcp, NULL);
+  run_ms(10);
+}
+
+static void test_bad_input(void **state) {
+  struct host a, b;
+  cpc_net_limits lim;
+  cpc_multiaddr ma;
+  struct raw r;
+  uint8_t junk[70000];
+  (void)state;
+  cpc_net_limits_default(&lim);
+  lim.handshake_timeout_ms = 400;
+  host_start(&a, "/ip4/127.0.0.1/tcp/0", CPC_KEY_ED25519, &lim);
+  ma = host_addr(&a);
+
+  /* garbage instead of multistream */
+  raw_connect(&r, &ma);
+  randombytes_buf(junk, sizeof junk);
+  junk[0] = 0x7f;
+  raw_send(&r, junk, 1000);
+  assert_true(run_until(&r.eof, 2000));
+  raw_close(&r);
+
+  /* a proper header and /noise, then a Noise frame claiming 65535 bytes
+   * and never finishing it: the handshake timeout cuts it */
+  raw_connect(&r, &ma);
+  {
+    static const char hello[] = "\x13/multistream/1.0.0\n\x07/noise\n";
+    raw_send(&r, hello, sizeof hello - 1);
+    raw_send(&r, "\xff\xff\x01\x02", 4);
+  }
+  assert_true(run_until(&r.eof, 2000));
+  raw_close(&r);
+
+  /* slow-loris: one byte at a time, never done */
+  raw_connect(&r, &ma);
+  for (int i = 0; i < 100 && !r.eof; i++) {
+    raw_send(&r, "\x13", 1);
+    run_ms(10);
+  }
+  assert_true(run_until(&r.eof, 2000));
+  raw_close(&r);
+
+  /* an oversized multistream length */
+  raw_connect(&r, &ma);
+  raw_send(&r, "\xff\xff\x03", 3);
+  assert_true(run_until(&r.eof, 2000));
+  raw_close(&r);
+
+  /* more bytes than max_preupgrade_bytes before the upgrade completes */
+  raw_connect(&r, &ma);
+  {
+    static const char hello[] = "\x13/multistream/1.0.0\n\x07/noise\n";
+    raw_send(&r, hello, sizeof hello - 1);
+    for (int i = 0; i < 5 && !r.eof; i++) {
+      uv_buf_t bf = uv_buf_init((char *)junk, sizeof junk);
+      junk[0] = 0xff;
+      junk[1] = 0xfe;
+      (void)uv_try_write((uv_stream_t *)&r.tcp, &bf, 1);
+      run_ms(5);
+    }
+  }
+  assert_true(run_until(&r.eof, 2000));
+  raw_close(&r);
+
+  run_ms(50);
+  assert_int_equal(cpc_net_conn_count(a.net), 0);
+  /* still healthy */
+  host_start(&b, NULL, CPC_KEY_ED25519, NULL);
+  ping_ok(dial(&b, &ma));
+  host_stop(&b);
+  host_stop(&a);
+}
+
+static void test_limits(void **state) {
+  struct host a, b, d;
+  cpc_net_limits lim;
+  cpc_multiaddr ma;
+  struct dial dd = {0};
+  (void)state;
+  cpc_net_limits_default(&lim);
+  lim.max_connections = 1;
+  lim.idle_timeout_ms = 300;
+  host_start(&a, "/ip4/127.0.0.1/tcp/0", CPC_KEY_ED25519, &lim);
+  host_start(&b, NULL, CPC_KEY_ED25519, NULL);
+  host_start(&d, NULL, CPC_KEY_ED25519, NULL);
+  ma = host_addr(&a);
+  (void)dial(&b, &ma);
+  /* a second connection is over a's limit: refused */
+  assert_int_equal(cpc_net_dial(d.net, &ma, dial_cb, &dd), 0);
+  assert_true(run_until(&dd.done, 5000));
+  assert_true(dd.status != 0);
+  /* without streams the first one goes idle and a closes it */
+  assert_true(run_until(&b.closes, 3000));
+  assert_int_equal(cpc_net_conn_count(a.net), 0);
+  host_stop(&d);
+  host_stop(&b);
+  host_stop(&a);
+}
+
+/* --- identify codec ------------------------------------------------------ */
+
+static void test_identify_codec(void **state) {
+  cpc_identify_msg m, *back = NULL;
+  cpc_privkey k;
+  cpc_multiaddr addrs[2];
+  char *protos[] = {"/ipfs/id/1.0.0", "/ipfs/ping/1.0.0"};
+  uint8_t *enc = NULL, framed[4096];
+  size_t len = 0, w = 0;
+  (void)state;
+  memset(&m, 0, sizeof m);
+  assert_int_equal(cpc_privkey_generate(CPC_KEY_SECP256K1, &k), 0);
+  m.protocol_version = "ipfs/0.1.0";
+  m.agent_version = "agent";
+  m.has_public_key = 1;
+  m.public_key = k.pub;
+  assert_int_equal(cpc_multiaddr_parse(&addrs[0], "/ip4/1.2.3.4/tcp/5", 18), 0);
+  assert_int_equal(cpc_multiaddr_parse(&addrs[1], "/ip6/::1/tcp/6", 14), 0);
+  m.listen_addrs = addrs;
+  m.n_listen_addrs = 2;
+  m.has_observed_addr = 1;
+  m.observed_addr = addrs[0];
+  m.protocols = protos;
+  m.n_protocols = 2;
+  assert_int_equal(cpc_identify_encode(&m, &enc, &len), 0);
+  assert_int_equal(cpc_identify_decode(enc, len, &back), 0);
+  assert_string_equal(back->agent_version, "agent");
+  assert_string_equal(back->protocol_version, "ipfs/0.1.0");
+  assert_true(cpc_pubkey_equal(&back->public_key, &k.pub));
+  assert_int_equal(back->n_listen_addrs, 2);
+  assert_true(cpc_multiaddr_equal(&back->listen_addrs[1], &addrs[1]));
+  assert_true(back->has_observed_addr);
+  assert_int_equal(back->n_protocols, 2);
+  assert_string_equal(back->protocols[1], "/ipfs/ping/1.0.0");
+  cpc_identify_msg_free(back);
+  /* two length-prefixed messages merge; a truncated one fails */
+  assert_true(len * 2 + 8 < sizeof framed);
+  assert_int_equal(cpc_varint_encode(len, framed, 9, &w), 0);
+  memcpy(framed + w, enc, len);
+  memcpy(framed + w + len, framed, w + len);
+  assert_int_equal(cpc_identify_decode_stream(framed, 2 * (w + len), &back), 0);
+  assert_int_equal(back->n_protocols, 2);
+  cpc_identify_msg_free(back);
+  assert_int_equal(cpc_identify_decode_stream(framed, w + len - 1, &back),
+                   CPC_ETRUNC);
+  assert_int_equal(cpc_identify_decode_stream(framed, 0, &back), CPC_ETRUNC);
+  /* control characters in a string are refused */
+  m.agent_version = "bad\nagent";
+  free(enc);
+  assert_int_equal(cpc_identify_encode(&m, &enc, &len), 0);
+  assert_int_equal(cpc_identify_decode(enc, len, &back), CPC_EMALFORMED);
+  free(enc);
+  /* a protobuf that is not one */
+  assert_int_equal(cpc_identify_decode((const uint8_t *)"\xff\xff", 2, &back),
+                   CPC_EMALFORMED);
+  cpc_privkey_wipe(&k);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_identify_codec),
+      cmocka_unit_test(test_builder),
+      cmocka_unit_test(test_dial_ping_identify),
+      cmocka_unit_test(test_half_close),
+      cmocka_unit_test(test_reset),
+      cmocka_unit_test(test_echo_100_streams),
+      cmocka_unit_test(test_peer_dies_mid_stream),
+      cmocka_unit_test(test_secp256k1_and_ipv6),
+      cmocka_unit_test(test_wrong_peer_and_backoff),
+      cmocka_unit_test(test_bad_input),
+      cmocka_unit_test(test_limits),
+  };
+  (void)closed_flag;
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
