@@ -119,13 +119,13 @@ int cpc_rpc_frame_header(uint8_t out[CPC_RPC_FRAME_HEADER_LEN], int compressed,
 typedef struct cpc_rpc_deframer {
   size_t max_message; /* messages longer than this are refused */
   uint8_t hdr[CPC_RPC_FRAME_HEADER_LEN];
-  size_t hdr_len;  /* prefix bytes seen of the current message */
-  size_t msg_len;  /* declared length of the current message */
-  int compressed;  /* flag of the current message */
-  uint8_t *buf;    /* message bytes (owned) */
-  size_t buf_len;  /* bytes of the current message received */
+  size_t hdr_len; /* prefix bytes seen of the current message */
+  size_t msg_len; /* declared length of the current message */
+  int compressed; /* flag of the current message */
+  uint8_t *buf;   /* message bytes (owned) */
+  size_t buf_len; /* bytes of the current message received */
   size_t buf_cap;
-  int failed;      /* sticky error code, 0 if none */
+  int failed; /* sticky error code, 0 if none */
 } cpc_rpc_deframer;
 
 /* Set up d (no allocation yet). max_message 0 means the 4 MiB default. */
@@ -160,8 +160,8 @@ int cpc_rpc_deframer_idle(const cpc_rpc_deframer *d);
  * bytes to out plus a NUL; *out_len (may be NULL) gets the length without
  * the NUL. CPC_ETOOBIG if out is too small (need at most 3*len+1).
  */
-int cpc_rpc_percent_encode(const uint8_t *in, size_t len, char *out,
-                           size_t cap, size_t *out_len);
+int cpc_rpc_percent_encode(const uint8_t *in, size_t len, char *out, size_t cap,
+                           size_t *out_len);
 
 /*
  * Decode a grpc-message value: "%XX" (either case) becomes the byte; a '%'
@@ -169,8 +169,8 @@ int cpc_rpc_percent_encode(const uint8_t *in, size_t len, char *out,
  * spec asks). out needs len+1 bytes; NUL-terminated; *out_len may be NULL.
  * CPC_ETOOBIG if cap < len+1.
  */
-int cpc_rpc_percent_decode(const char *in, size_t len, uint8_t *out,
-                           size_t cap, size_t *out_len);
+int cpc_rpc_percent_decode(const char *in, size_t len, uint8_t *out, size_t cap,
+                           size_t *out_len);
 
 /*
  * Parse a grpc-timeout value ("1 to 8 digits" then H M S m u n) into
@@ -266,8 +266,7 @@ int cpc_rpc_server_listen(cpc_rpc_server *s, const char *addr, uint16_t port,
  * closed and s is freed; calls the handlers have not finished yet stay
  * valid (detached) until they do. s must not be used after this call.
  */
-void cpc_rpc_server_close(cpc_rpc_server *s, void (*done)(void *ud),
-                          void *ud);
+void cpc_rpc_server_close(cpc_rpc_server *s, void (*done)(void *ud), void *ud);
 
 /* Connections currently open (for tests and metrics). */
 size_t cpc_rpc_server_connections(const cpc_rpc_server *s);
@@ -312,8 +311,8 @@ int cpc_rpc_call_finish(cpc_rpc_call *call, int status, const char *message);
  * copied. Errors: CPC_EINVAL, CPC_ESTATE (headers already sent, or
  * finished), CPC_ETOOBIG (over 8 KiB of response metadata), CPC_ENOMEM.
  */
-int cpc_rpc_call_add_metadata(cpc_rpc_call *call, int trailer,
-                              const char *name, const char *value);
+int cpc_rpc_call_add_metadata(cpc_rpc_call *call, int trailer, const char *name,
+                              const char *value);
 
 /*
  * Request metadata: the first value of header name (lower-case), NUL-

@@ -45,8 +45,7 @@ static int maybe_free(cpc_rpc_call *call) {
 
 /* ---- creation and request headers ------------------------------------ */
 
-int cpc__rpc_call_new(cpc__rpc_conn *c, int32_t stream_id,
-                      cpc_rpc_call **out) {
+int cpc__rpc_call_new(cpc__rpc_conn *c, int32_t stream_id, cpc_rpc_call **out) {
   const cpc_rpc_server_config *cfg = &c->srv->cfg;
   cpc_rpc_call *call = calloc(1, sizeof *call);
   if (!call)
@@ -210,8 +209,7 @@ static void submit_end(cpc_rpc_call *call) {
     if (call->status_msg && call->status_msg[0])
       nva[n++] = make_nv("grpc-message", call->status_msg);
     n = add_out_md(call, nva, n, 2);
-    rv = nghttp2_submit_response(call->conn->h2, call->stream_id, nva, n,
-                                 NULL);
+    rv = nghttp2_submit_response(call->conn->h2, call->stream_id, nva, n, NULL);
     free(nva);
     call->headers_sent = 1;
     call->trailers_sent = 1;
@@ -319,11 +317,15 @@ static void call_cancel(cpc_rpc_call *call, int reason) {
  * with status, and tell the handler if it has the call. */
 static void call_fail(cpc_rpc_call *call, int status, const char *msg,
                       int reason) {
-  if (call->responded)
+  if (call->responded || call->stream_gone)
     return;
   call->out_off = call->out_len = 0;
-  call_end(call, status, msg);
+  call->responded = 1;
+  set_status(call, status, msg);
+  /* The handler hears the reason first: sending the answer may close the
+   * stream at once (the client has ended), which would say CPC_ECLOSED. */
   call_cancel(call, reason);
+  submit_end(call);
 }
 
 /* A plain HTTP error (not gRPC): :status only, end of stream. */
@@ -431,8 +433,7 @@ void cpc__rpc_call_headers_done(cpc_rpc_call *call) {
       return;
     }
     if (start_deadline(call, ns) != 0) {
-      call_fail(call, CPC_RPC_RESOURCE_EXHAUSTED, "out of memory",
-                CPC_ENOMEM);
+      call_fail(call, CPC_RPC_RESOURCE_EXHAUSTED, "out of memory", CPC_ENOMEM);
       return;
     }
   }
@@ -733,8 +734,8 @@ static int valid_md_value(const char *v) {
   return 1;
 }
 
-int cpc_rpc_call_add_metadata(cpc_rpc_call *call, int trailer,
-                              const char *name, const char *value) {
+int cpc_rpc_call_add_metadata(cpc_rpc_call *call, int trailer, const char *name,
+                              const char *value) {
   cpc__rpc_out_md *omd;
   size_t bytes;
   if (!call || !name || !value || !valid_md_name(name) ||

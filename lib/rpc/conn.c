@@ -122,12 +122,10 @@ static int session_new(cpc__rpc_conn *c) {
   int rc = CPC_ENOMEM;
   if (nghttp2_session_callbacks_new(&cb) != 0 || nghttp2_option_new(&opt) != 0)
     goto out;
-  nghttp2_session_callbacks_set_on_begin_headers_callback(cb,
-                                                          on_begin_headers);
+  nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
   nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
   nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
-  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb,
-                                                            on_data_chunk);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
   nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
   nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
   /* Our own cap on the request header list is enforced in call.c; tell
@@ -144,9 +142,8 @@ static int session_new(cpc__rpc_conn *c) {
   iv[3].settings_id = NGHTTP2_SETTINGS_ENABLE_PUSH;
   iv[3].value = 0;
   if (nghttp2_submit_settings(c->h2, NGHTTP2_FLAG_NONE, iv, 4) != 0 ||
-      nghttp2_session_set_local_window_size(c->h2, NGHTTP2_FLAG_NONE, 0,
-                                            (int32_t)cfg->connection_window) !=
-          0)
+      nghttp2_session_set_local_window_size(
+          c->h2, NGHTTP2_FLAG_NONE, 0, (int32_t)cfg->connection_window) != 0)
     goto out;
   rc = 0;
 out:
@@ -224,8 +221,8 @@ void cpc__rpc_conn_flush(cpc__rpc_conn *c) {
           goto out;
       }
       if (!w) {
-        size_t cap = (size_t)n > CPC__RPC_WRITE_CHUNK ? (size_t)n
-                                                      : CPC__RPC_WRITE_CHUNK;
+        size_t cap =
+            (size_t)n > CPC__RPC_WRITE_CHUNK ? (size_t)n : CPC__RPC_WRITE_CHUNK;
         w = malloc(sizeof *w + cap);
         if (!w) {
           c->flushing = 0;

@@ -55,8 +55,8 @@ static void watch_flush(health_watch *w) {
     w->pending = -1;
     return;
   }
-  resp.status = (Grpc__Health__V1__HealthCheckResponse__ServingStatus)
-                    w->pending;
+  resp.status =
+      (Grpc__Health__V1__HealthCheckResponse__ServingStatus)w->pending;
   if (cpc_rpc_call_send_pb(w->call, &resp.base) == 0) {
     w->last = w->pending;
     w->pending = -1;

@@ -45,16 +45,16 @@ struct cpc__rpc_conn {
   cpc_rpc_server *srv;
   cpc__rpc_conn *prev, *next;
   nghttp2_session *h2;
-  cpc_rpc_call *calls;       /* live streams, doubly linked */
-  cpc_rpc_call *notify;      /* calls whose on_writable is due */
-  size_t write_pending;      /* bytes handed to uv_write, not yet done */
-  int in_h2;                 /* inside nghttp2_session_mem_recv/send */
-  int flushing;              /* inside conn_flush */
-  int want_flush;            /* a flush was asked while it could not run */
-  int reading;               /* uv_read_start active */
-  int got_frame;             /* the client sent its preface and a frame */
-  int draining;              /* closing once the output is written */
-  int closed;                /* torn down: only close callbacks remain */
+  cpc_rpc_call *calls;  /* live streams, doubly linked */
+  cpc_rpc_call *notify; /* calls whose on_writable is due */
+  size_t write_pending; /* bytes handed to uv_write, not yet done */
+  int in_h2;            /* inside nghttp2_session_mem_recv/send */
+  int flushing;         /* inside conn_flush */
+  int want_flush;       /* a flush was asked while it could not run */
+  int reading;          /* uv_read_start active */
+  int got_frame;        /* the client sent its preface and a frame */
+  int draining;         /* closing once the output is written */
+  int closed;           /* torn down: only close callbacks remain */
   uint8_t rbuf[CPC__RPC_READ_BUF];
 };
 
@@ -98,8 +98,8 @@ struct cpc_rpc_call {
   int status;
   char *status_msg; /* percent-encoded, owned, may be NULL */
   /* state */
-  int held;        /* the handler has the call (on_call fired, no finish) */
-  int responded;   /* the end of the response is decided */
+  int held;      /* the handler has the call (on_call fired, no finish) */
+  int responded; /* the end of the response is decided */
   int headers_sent;
   int trailers_sent; /* trailers submitted to nghttp2 */
   int remote_ended;
@@ -125,11 +125,9 @@ void cpc__rpc_conn_close(cpc__rpc_conn *c, int drain);
 void cpc__rpc_conn_notify_writable(cpc__rpc_conn *c, cpc_rpc_call *call);
 
 /* call.c: events from the nghttp2 session */
-int cpc__rpc_call_new(cpc__rpc_conn *c, int32_t stream_id,
-                      cpc_rpc_call **out);
+int cpc__rpc_call_new(cpc__rpc_conn *c, int32_t stream_id, cpc_rpc_call **out);
 int cpc__rpc_call_header(cpc_rpc_call *call, const uint8_t *name,
-                         size_t namelen, const uint8_t *value,
-                         size_t valuelen);
+                         size_t namelen, const uint8_t *value, size_t valuelen);
 void cpc__rpc_call_headers_done(cpc_rpc_call *call);
 void cpc__rpc_call_data(cpc_rpc_call *call, const uint8_t *data, size_t len);
 void cpc__rpc_call_remote_end(cpc_rpc_call *call);
@@ -138,8 +136,8 @@ void cpc__rpc_call_frame_sent(cpc_rpc_call *call, int end_stream);
  * call from its connection, cancels the handler if it still holds the
  * call, frees the call if it can. */
 void cpc__rpc_call_stream_gone(cpc_rpc_call *call);
-ssize_t cpc__rpc_call_read_data(cpc_rpc_call *call, uint8_t *buf,
-                                size_t length, uint32_t *data_flags);
+ssize_t cpc__rpc_call_read_data(cpc_rpc_call *call, uint8_t *buf, size_t length,
+                                uint32_t *data_flags);
 
 /* health.c */
 void cpc__rpc_health_free(cpc_rpc_health *h);

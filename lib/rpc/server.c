@@ -112,8 +112,7 @@ int cpc_rpc_server_add_method(cpc_rpc_server *s, const cpc_rpc_method *m) {
   path = strdup(m->path);
   if (!path)
     return CPC_ENOMEM;
-  for (i = s->n_methods; i > 0 && strcmp(s->methods[i - 1].path, path) > 0;
-       i--)
+  for (i = s->n_methods; i > 0 && strcmp(s->methods[i - 1].path, path) > 0; i--)
     s->methods[i] = s->methods[i - 1];
   s->methods[i] = *m;
   s->methods[i].path = path;
@@ -207,8 +206,7 @@ void cpc__rpc_server_conn_freed(cpc_rpc_server *s) {
   maybe_done(s);
 }
 
-void cpc_rpc_server_close(cpc_rpc_server *s, void (*done)(void *ud),
-                          void *ud) {
+void cpc_rpc_server_close(cpc_rpc_server *s, void (*done)(void *ud), void *ud) {
   cpc__rpc_conn *c, *next;
   if (!s || s->closing)
     return;

@@ -32,8 +32,8 @@ const char *cpc_rpc_status_name(int status) {
   return status_names[status];
 }
 
-int cpc_rpc_percent_encode(const uint8_t *in, size_t len, char *out,
-                           size_t cap, size_t *out_len) {
+int cpc_rpc_percent_encode(const uint8_t *in, size_t len, char *out, size_t cap,
+                           size_t *out_len) {
   static const char hex[] = "0123456789ABCDEF";
   size_t i, o = 0;
   for (i = 0; i < len; i++) {
@@ -68,8 +68,8 @@ static int hex_value(char c) {
   return -1;
 }
 
-int cpc_rpc_percent_decode(const char *in, size_t len, uint8_t *out,
-                           size_t cap, size_t *out_len) {
+int cpc_rpc_percent_decode(const char *in, size_t len, uint8_t *out, size_t cap,
+                           size_t *out_len) {
   size_t i = 0, o = 0;
   if (cap < len + 1 || len == SIZE_MAX)
     return CPC_ETOOBIG;

@@ -93,8 +93,8 @@ static void on_echo(cpc_rpc_call *call, const uint8_t *msg, size_t len) {
   }
   rc = cpc_rpc_call_send_pb(call, &resp.base);
   if (rc != 0)
-    finish(call, rc == CPC_ETOOBIG ? CPC_RPC_RESOURCE_EXHAUSTED
-                                   : CPC_RPC_INTERNAL,
+    finish(call,
+           rc == CPC_ETOOBIG ? CPC_RPC_RESOURCE_EXHAUSTED : CPC_RPC_INTERNAL,
            cpc_strerror(rc));
   else
     finish(call, CPC_RPC_OK, NULL);
@@ -166,8 +166,7 @@ static void on_sum_start(cpc_rpc_call *call, const uint8_t *msg, size_t len) {
   cpc_rpc_call_set_data(call, st);
 }
 
-static void on_sum_message(cpc_rpc_call *call, const uint8_t *msg,
-                           size_t len) {
+static void on_sum_message(cpc_rpc_call *call, const uint8_t *msg, size_t len) {
   sum_state *st = cpc_rpc_call_data(call);
   Cpc__Test__V1__SumRequest *req =
       cpc__test__v1__sum_request__unpack(NULL, len, msg);
@@ -307,8 +306,7 @@ int main(int argc, char **argv) {
   if (rc == 0)
     rc = cpc_rpc_health_enable(server, &health);
   if (rc == 0)
-    rc = cpc_rpc_health_set(health, "cpc.test.v1.Echo",
-                            CPC_RPC_HEALTH_SERVING);
+    rc = cpc_rpc_health_set(health, "cpc.test.v1.Echo", CPC_RPC_HEALTH_SERVING);
   if (rc == 0)
     rc = cpc_rpc_server_listen(server, addr, port, &port);
   if (rc != 0) {
