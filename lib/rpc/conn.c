@@ -328,21 +328,11 @@ static void on_timer(uv_timer_t *t) {
   conn_teardown(c); /* handshake or drain timeout */
 }
 
-int cpc__rpc_conn_accept(cpc_rpc_server *s) {
+/* Set up a connection object around a fresh TCP handle: adopt(c) connects
+ * it to the client (accept or an existing socket). */
+static int conn_start(cpc_rpc_server *s,
+                      int (*adopt)(cpc__rpc_conn *c, void *arg), void *arg) {
   cpc__rpc_conn *c;
-  if (s->n_conns >= s->cfg.max_connections) {
-    /* Take the connection off the backlog and close it at once. */
-    uv_tcp_t *t = malloc(sizeof *t);
-    if (!t)
-      return CPC_ENOMEM;
-    if (uv_tcp_init(s->loop, t) != 0) {
-      free(t);
-      return CPC_EIO;
-    }
-    (void)uv_accept((uv_stream_t *)&s->listener, (uv_stream_t *)t);
-    uv_close((uv_handle_t *)t, (uv_close_cb)free);
-    return CPC_ENOSPC;
-  }
   c = calloc(1, sizeof *c);
   if (!c)
     return CPC_ENOMEM;
@@ -360,8 +350,7 @@ int cpc__rpc_conn_accept(cpc_rpc_server *s) {
   if (s->conns)
     s->conns->prev = c;
   s->conns = c;
-  if (uv_accept((uv_stream_t *)&s->listener, (uv_stream_t *)&c->tcp) != 0 ||
-      session_new(c) != 0) {
+  if (adopt(c, arg) != 0 || session_new(c) != 0) {
     conn_teardown(c);
     return CPC_EIO;
   }
@@ -369,6 +358,37 @@ int cpc__rpc_conn_accept(cpc_rpc_server *s) {
   (void)uv_timer_start(&c->timer, on_timer, s->cfg.handshake_timeout_ms, 0);
   cpc__rpc_conn_flush(c); /* our SETTINGS, and start reading */
   return 0;
+}
+
+static int adopt_accept(cpc__rpc_conn *c, void *arg) {
+  return uv_accept((uv_stream_t *)&c->srv->listener, (uv_stream_t *)&c->tcp);
+}
+
+static int adopt_fd(cpc__rpc_conn *c, void *arg) {
+  return uv_tcp_open(&c->tcp, *(uv_os_sock_t *)arg);
+}
+
+int cpc__rpc_conn_accept(cpc_rpc_server *s) {
+  if (s->n_conns >= s->cfg.max_connections) {
+    /* Take the connection off the backlog and close it at once. */
+    uv_tcp_t *t = malloc(sizeof *t);
+    if (!t)
+      return CPC_ENOMEM;
+    if (uv_tcp_init(s->loop, t) != 0) {
+      free(t);
+      return CPC_EIO;
+    }
+    (void)uv_accept((uv_stream_t *)&s->listener, (uv_stream_t *)t);
+    uv_close((uv_handle_t *)t, (uv_close_cb)free);
+    return CPC_ENOSPC;
+  }
+  return conn_start(s, adopt_accept, NULL);
+}
+
+int cpc__rpc_conn_open_fd(cpc_rpc_server *s, uv_os_sock_t fd) {
+  if (s->closing || s->n_conns >= s->cfg.max_connections)
+    return CPC_ESTATE;
+  return conn_start(s, adopt_fd, &fd);
 }
 
 void cpc__rpc_conn_notify_writable(cpc__rpc_conn *c, cpc_rpc_call *call) {

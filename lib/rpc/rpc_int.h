@@ -119,6 +119,10 @@ void cpc__rpc_server_conn_freed(cpc_rpc_server *s);
 
 /* conn.c */
 int cpc__rpc_conn_accept(cpc_rpc_server *s);
+/* Serve a connected stream socket (on success fd is the connection's and
+ * closed with it; on error the caller keeps it).
+ * For tests and fuzzing; a Unix socketpair works as well as TCP. */
+int cpc__rpc_conn_open_fd(cpc_rpc_server *s, uv_os_sock_t fd);
 void cpc__rpc_conn_flush(cpc__rpc_conn *c);
 /* Close c: with drain, the output (GOAWAY) is written first. */
 void cpc__rpc_conn_close(cpc__rpc_conn *c, int drain);
