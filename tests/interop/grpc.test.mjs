@@ -104,6 +104,7 @@ test('error status with a percent-encoded message (Trailers-Only)', async () => 
 })
 
 test('server streaming: 10,000 messages in order, with the client pausing', async () => {
+  const before = await stats()
   const call = echo.Count({ n: 10000, pad: 1000 })
   let next = 0
   let paused = false
@@ -121,6 +122,9 @@ test('server streaming: 10,000 messages in order, with the client pausing', asyn
     call.on('end', resolve)
   })
   assert.equal(next, 10000)
+  // 10 MB against grpc-js's 64 KiB stream window: the server's sends were
+  // refused and resumed by on_writable rather than buffered.
+  assert.ok((await stats()).send_waits > before.send_waits)
 })
 
 test('client streaming: sum of 1..1000', async () => {
@@ -261,4 +265,30 @@ test('garbage on a raw TCP connection does not hurt the server', async () => {
     await Promise.race([once(sock, 'close'), sleep(3000).then(() => assert.fail('not closed'))])
   }
   assert.equal((await unary(echo, 'Echo', { text: 'still here' })).text, 'still here')
+})
+
+test('IPv6: a server on [::1] serves grpc-js', async (t) => {
+  const v6 = spawn(SERVER, ['::1', '0'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  let err = ''
+  v6.stderr.on('data', (d) => { err += d })
+  const exited = once(v6, 'exit')
+  for await (const chunk of v6.stdout) {
+    out += chunk
+    if (out.includes('\n')) break
+  }
+  if (!out.includes('\n')) {
+    await exited
+    t.skip('no IPv6 loopback here: ' + err.trim())
+    return
+  }
+  const client = new Echo(`[::1]:${Number(out.trim())}`, grpc.credentials.createInsecure())
+  try {
+    assert.equal((await unary(client, 'Echo', { text: 'six' })).text, 'six')
+  } finally {
+    client.close()
+    v6.kill('SIGTERM')
+    const [code] = await exited
+    assert.equal(code, 0)
+  }
 })

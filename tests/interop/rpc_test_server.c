@@ -19,7 +19,7 @@
 static cpc_rpc_server *server;
 static cpc_rpc_health *health;
 static uv_signal_t sig_term, sig_int;
-static unsigned stat_cancelled, stat_active;
+static unsigned stat_cancelled, stat_active, stat_send_waits;
 
 typedef struct count_state {
   uint32_t n, i, pad;
@@ -112,8 +112,10 @@ static void count_pump(cpc_rpc_call *call) {
   while (st->i < st->n) {
     resp.i = st->i;
     rc = cpc_rpc_call_send_pb(call, &resp.base);
-    if (rc == CPC_EAGAIN)
+    if (rc == CPC_EAGAIN) {
+      stat_send_waits++;
       return; /* on_writable resumes */
+    }
     if (rc != 0) {
       free(st->padding);
       free(st);
@@ -218,6 +220,7 @@ static void on_stats(cpc_rpc_call *call, const uint8_t *msg, size_t len) {
   resp.cancelled = stat_cancelled;
   resp.active = stat_active;
   resp.connections = (uint32_t)cpc_rpc_server_connections(server);
+  resp.send_waits = stat_send_waits;
   stat_active++;
   if (cpc_rpc_call_send_pb(call, &resp.base) != 0)
     finish(call, CPC_RPC_INTERNAL, "send failed");
