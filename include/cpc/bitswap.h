@@ -383,11 +383,20 @@ typedef struct cpc_bitswap_client_config {
                                 (default 32); more wait, so the wants of a
                                 session spread over the peers that have the
                                 blocks, faster peers serving more */
+  uint32_t max_active;       /* CIDs of a session being asked for at once
+                                (default 256): bounds every peer's view of
+                                our wantlist */
   size_t max_peers;          /* peers known at once (default 1024) */
   size_t max_session_wants;  /* CIDs in one session (default 65536) */
 } cpc_bitswap_client_config;
 
-/* Session end codes given to on_done. */
+/*
+ * Client callbacks; any may be NULL. They fire at the end of the public
+ * call that caused them (on_block while a message is processed). A
+ * callback may call *_pull, *_next_ready, the stats functions, and
+ * cpc_bitswap_session_free (on_done, on its own session); not
+ * cpc_bitswap_client_receive / _tick / _peer_add / _peer_gone / _free.
+ */
 typedef struct cpc_bitswap_client_callbacks {
   /* A wanted block arrived; its bytes hash to cid (verified in decode).
    * data is borrowed for the call. Fires once per session and CID. */
@@ -397,22 +406,22 @@ typedef struct cpc_bitswap_client_callbacks {
    * no peer has: every peer said DONT_HAVE or timed out and at least one
    * said DONT_HAVE), CPC_ETIMEDOUT (every peer asked for some block timed
    * out or left). Wants are cancelled already. Free the session when
-   * convenient (also from this callback). */
+   * convenient (also from this callback). Fires from receive, tick and
+   * peer_gone only. */
   void (*on_done)(void *ud, cpc_bitswap_session *sess, void *sess_ud, int rc);
   /* peer now has wantlist changes to send (it had none): pull when its
-   * stream can take them. */
+   * stream can take them. Also fires from session_new, session_add_peer
+   * and session_free. */
   void (*on_ready)(void *ud, const cpc_peer_id *peer);
 } cpc_bitswap_client_callbacks;
 
 typedef struct cpc_bitswap_session_stats {
-  size_t wants;      /* distinct CIDs in the session */
-  size_t received;   /* handed to on_block */
-  size_t failed;     /* given up */
-  size_t duplicates; /* blocks that arrived again, or were not asked of
-                        that peer */
-  size_t timeouts;   /* want-have and want-block timeouts */
-  int done;          /* on_done has fired */
-  int rc;            /* its code */
+  size_t wants;    /* distinct CIDs in the session */
+  size_t received; /* handed to on_block */
+  size_t failed;   /* given up */
+  size_t timeouts; /* want-have and want-block timeouts */
+  int done;        /* on_done has fired */
+  int rc;          /* its code */
 } cpc_bitswap_session_stats;
 
 typedef struct cpc_bitswap_client_stats {
@@ -496,8 +505,8 @@ void cpc_bitswap_client_stats_get(const cpc_bitswap_client *c,
  * Start a session fetching cids[0..n) (copied; duplicates count once) from
  * peers[0..n_peers) (copied; must be known to the client), or, with
  * n_peers 0, from every known peer. Want-haves (want-blocks for 1.0.0 and
- * 1.1.0 peers, which cannot answer want-have) are queued at once; no
- * callback fires from here. A session with no peers waits for
+ * 1.1.0 peers, which cannot answer want-have) are queued at once; only
+ * on_ready fires from here. A session with no peers waits for
  * cpc_bitswap_session_add_peer and fails with CPC_ETIMEDOUT after
  * have_timeout_ms. sess_ud goes to the callbacks. *out is freed with
  * cpc_bitswap_session_free. Errors: CPC_EINVAL (NULL argument, n 0),
@@ -517,7 +526,7 @@ int cpc_bitswap_session_add_peer(cpc_bitswap_session *sess,
                                  const cpc_peer_id *peer);
 
 /* End the session: its outstanding wants are cancelled (queued for the
- * peers), no callback fires. NULL is fine. */
+ * peers; on_ready may fire). NULL is fine. */
 void cpc_bitswap_session_free(cpc_bitswap_session *sess);
 
 void cpc_bitswap_session_stats_get(const cpc_bitswap_session *sess,

@@ -645,6 +645,934 @@ static void test_protocol_ids(void **state) {
   assert_null(cpc_bitswap_protocol_id((enum cpc_bitswap_version)7));
 }
 
+/* ---- an in-memory block source ------------------------------------------ */
+
+#define MS_MAX 512
+
+struct mstore {
+  size_t n;
+  cpc_cid cids[MS_MAX];
+  uint8_t *data[MS_MAX];
+  size_t len[MS_MAX];
+  uint8_t present[MS_MAX];
+  size_t gets;
+};
+
+static int ms_find(const struct mstore *ms, const cpc_cid *cid) {
+  for (size_t i = 0; i < ms->n; i++)
+    if (ms->present[i] && cpc_cid_equal(&ms->cids[i], cid))
+      return (int)i;
+  return -1;
+}
+
+static int ms_has(void *ud, const cpc_cid *cid, size_t *size) {
+  int i = ms_find(ud, cid);
+  if (i < 0)
+    return CPC_ENOENT;
+  *size = ((struct mstore *)ud)->len[i];
+  return 0;
+}
+
+static int ms_get(void *ud, const cpc_cid *cid, uint8_t **data, size_t *len) {
+  struct mstore *ms = ud;
+  int i = ms_find(ms, cid);
+  if (i < 0)
+    return CPC_ENOENT;
+  *data = malloc(ms->len[i] ? ms->len[i] : 1);
+  assert_non_null(*data);
+  memcpy(*data, ms->data[i], ms->len[i]);
+  *len = ms->len[i];
+  ms->gets++;
+  return 0;
+}
+
+/* Add a block of len pseudo-random bytes; returns its index. */
+static size_t ms_add(struct mstore *ms, size_t len, uint64_t hash,
+                     int present) {
+  assert_true(ms->n < MS_MAX);
+  size_t i = ms->n++;
+  ms->data[i] = malloc(len ? len : 1);
+  assert_non_null(ms->data[i]);
+  for (size_t k = 0; k < len; k++)
+    ms->data[i][k] = (uint8_t)rnd();
+  ms->len[i] = len;
+  ms->present[i] = (uint8_t)present;
+  assert_int_equal(
+      cpc_cid_compute(CPC_CODEC_RAW, hash, ms->data[i], len, &ms->cids[i]), 0);
+  return i;
+}
+
+static void ms_free(struct mstore *ms) {
+  for (size_t i = 0; i < ms->n; i++)
+    free(ms->data[i]);
+  ms->n = 0;
+}
+
+static cpc_peer_id fake_peer(uint8_t tag) {
+  cpc_peer_id p;
+  memset(&p, 0, sizeof p);
+  p.len = 34;
+  p.bytes[0] = 0x12;
+  p.bytes[1] = 0x20;
+  p.bytes[2] = tag;
+  return p;
+}
+
+static cpc_bitswap_entry want(const cpc_cid *cid, int type, int sdh,
+                              int32_t prio) {
+  cpc_bitswap_entry e;
+  memset(&e, 0, sizeof e);
+  e.cid = *cid;
+  e.want_type = (uint8_t)type;
+  e.send_dont_have = (uint8_t)sdh;
+  e.priority = prio;
+  return e;
+}
+
+static cpc_bitswap_entry cancel_of(const cpc_cid *cid) {
+  cpc_bitswap_entry e;
+  memset(&e, 0, sizeof e);
+  e.cid = *cid;
+  e.cancel = 1;
+  return e;
+}
+
+/* Send entries to the server as peer (through encode and decode). */
+static int srv_send(cpc_bitswap_server *srv, const cpc_peer_id *peer,
+                    enum cpc_bitswap_version v, cpc_bitswap_entry *e, size_t n,
+                    int full) {
+  cpc_bitswap_message m, d;
+  uint8_t *out;
+  size_t out_len, body_len;
+  memset(&m, 0, sizeof m);
+  m.entries = e;
+  m.n_entries = n;
+  m.full = full;
+  assert_int_equal(cpc_bitswap_message_encode(&m, v, &out, &out_len), 0);
+  const uint8_t *body = body_of(out, out_len, &body_len);
+  assert_int_equal(cpc_bitswap_message_decode(body, body_len, &d), 0);
+  int rc = cpc_bitswap_server_receive(srv, peer, v, &d);
+  cpc_bitswap_message_free(&d);
+  free(out);
+  return rc;
+}
+
+/* Pull a message from the server and decode it into *d. */
+static int srv_pull(cpc_bitswap_server *srv, const cpc_peer_id *peer,
+                    cpc_bitswap_message *d, size_t *body_len_out) {
+  uint8_t *out;
+  size_t out_len, body_len;
+  int rc = cpc_bitswap_server_pull(srv, peer, &out, &out_len);
+  if (rc != 0)
+    return rc;
+  const uint8_t *body = body_of(out, out_len, &body_len);
+  assert_true(body_len <= CPC_BITSWAP_MAX_MESSAGE);
+  assert_int_equal(cpc_bitswap_message_decode(body, body_len, d), 0);
+  if (body_len_out)
+    *body_len_out = body_len;
+  free(out);
+  return 0;
+}
+
+static int ready_count;
+static void count_ready(void *ud, const cpc_peer_id *peer) {
+  (void)ud;
+  (void)peer;
+  ready_count++;
+}
+
+static cpc_bitswap_server *new_server(struct mstore *ms,
+                                      cpc_bitswap_server_config *cfg) {
+  cpc_bitswap_source src = {ms_has, ms_get, ms};
+  cpc_bitswap_server *srv = NULL;
+  assert_int_equal(cpc_bitswap_server_new(&srv, cfg, &src), 0);
+  return srv;
+}
+
+static int find_block(const cpc_bitswap_message *m, const cpc_cid *cid) {
+  for (size_t i = 0; i < m->n_blocks; i++)
+    if (cpc_cid_equal(&m->blocks[i].cid, cid))
+      return (int)i;
+  return -1;
+}
+
+static int find_presence(const cpc_bitswap_message *m, const cpc_cid *cid) {
+  for (size_t i = 0; i < m->n_presences; i++)
+    if (cpc_cid_equal(&m->presences[i].cid, cid))
+      return m->presences[i].dont_have ? 1 : 0;
+  return -1;
+}
+
+/* ---- server ------------------------------------------------------------- */
+
+static void test_server_answers(void **state) {
+  (void)state;
+  struct mstore ms = {0};
+  size_t a = ms_add(&ms, 4000, CPC_MH_BLAKE3, 1);  /* want-block: block */
+  size_t b = ms_add(&ms, 100, CPC_MH_SHA2_256, 1); /* small want-have */
+  size_t c = ms_add(&ms, 50, CPC_MH_BLAKE3, 0);    /* missing, sdh */
+  size_t d = ms_add(&ms, 3000, CPC_MH_BLAKE3, 0);  /* missing, no sdh */
+  size_t e = ms_add(&ms, 5000, CPC_MH_BLAKE3, 1);  /* big want-have: HAVE */
+  size_t f = ms_add(&ms, 70, CPC_MH_BLAKE3, 1);    /* wanted, then cancelled */
+  cpc_bitswap_server_config cfg;
+  cpc_bitswap_server_config_default(&cfg);
+  cfg.on_ready = count_ready;
+  cpc_bitswap_server *srv = new_server(&ms, &cfg);
+  cpc_peer_id peer = fake_peer(1);
+  cpc_bitswap_entry es[6] = {
+      want(&ms.cids[a], CPC_BITSWAP_WANT_BLOCK, 1, 5),
+      want(&ms.cids[b], CPC_BITSWAP_WANT_HAVE, 1, 5),
+      want(&ms.cids[c], CPC_BITSWAP_WANT_HAVE, 1, 5),
+      want(&ms.cids[d], CPC_BITSWAP_WANT_BLOCK, 0, 5),
+      want(&ms.cids[e], CPC_BITSWAP_WANT_HAVE, 0, 5),
+      want(&ms.cids[f], CPC_BITSWAP_WANT_BLOCK, 1, 5),
+  };
+  ready_count = 0;
+  assert_int_equal(srv_send(srv, &peer, CPC_BITSWAP_1_2_0, es, 6, 0), 0);
+  assert_int_equal(ready_count, 1);
+  cpc_bitswap_entry cf = cancel_of(&ms.cids[f]);
+  assert_int_equal(srv_send(srv, &peer, CPC_BITSWAP_1_2_0, &cf, 1, 0), 0);
+  assert_int_equal(ready_count, 1); /* still ready: no second call */
+
+  cpc_peer_id rp;
+  assert_int_equal(cpc_bitswap_server_next_ready(srv, &rp), 0);
+  assert_memory_equal(&rp, &peer, sizeof rp);
+  cpc_bitswap_ledger l;
+  assert_int_equal(cpc_bitswap_server_ledger(srv, &peer, &l), 0);
+  assert_int_equal(l.wants, 5);
+  assert_int_equal(l.pending, 4);
+  assert_int_equal(l.pending_bytes, 4000);
+
+  cpc_bitswap_message m;
+  assert_int_equal(srv_pull(srv, &peer, &m, NULL), 0);
+  assert_int_equal(m.n_blocks, 2);
+  int ia = find_block(&m, &ms.cids[a]), ib = find_block(&m, &ms.cids[b]);
+  assert_true(ia >= 0 && ib >= 0);
+  assert_memory_equal(m.blocks[ia].data, ms.data[a], 4000);
+  assert_memory_equal(m.blocks[ib].data, ms.data[b], 100);
+  assert_int_equal(m.n_presences, 2);
+  assert_int_equal(find_presence(&m, &ms.cids[e]), 0); /* HAVE */
+  assert_int_equal(find_presence(&m, &ms.cids[c]), 1); /* DONT_HAVE */
+  assert_int_equal(find_presence(&m, &ms.cids[d]), -1);
+  assert_int_equal(find_block(&m, &ms.cids[f]), -1);
+  assert_int_equal(m.pending_bytes, 0);
+  cpc_bitswap_message_free(&m);
+  assert_int_equal(srv_pull(srv, &peer, &m, NULL), CPC_EAGAIN);
+  assert_int_equal(cpc_bitswap_server_next_ready(srv, &rp), CPC_EAGAIN);
+
+  assert_int_equal(cpc_bitswap_server_ledger(srv, &peer, &l), 0);
+  assert_int_equal(l.wants, 2); /* c and d wait for the block */
+  assert_int_equal(l.pending, 0);
+  assert_int_equal(l.blocks_sent, 2);
+  assert_int_equal(l.bytes_sent, 4100);
+  assert_int_equal(l.haves_sent, 1);
+  assert_int_equal(l.dont_haves_sent, 1);
+  assert_int_equal(l.messages_received, 2);
+
+  /* d arrives in the store: the waiting want gets it */
+  ms.present[d] = 1;
+  ready_count = 0;
+  assert_int_equal(cpc_bitswap_server_block_added(srv, &ms.cids[d]), 0);
+  assert_int_equal(ready_count, 1);
+  assert_int_equal(srv_pull(srv, &peer, &m, NULL), 0);
+  assert_int_equal(m.n_blocks, 1);
+  assert_int_equal(find_block(&m, &ms.cids[d]), 0);
+  cpc_bitswap_message_free(&m);
+
+  /* cancel c: nothing is left */
+  cpc_bitswap_entry cc = cancel_of(&ms.cids[c]);
+  assert_int_equal(srv_send(srv, &peer, CPC_BITSWAP_1_2_0, &cc, 1, 0), 0);
+  assert_int_equal(cpc_bitswap_server_ledger(srv, &peer, &l), 0);
+  assert_int_equal(l.wants, 0);
+
+  /* a block that vanished between has() and get(): DONT_HAVE */
+  cpc_bitswap_entry wa = want(&ms.cids[a], CPC_BITSWAP_WANT_BLOCK, 1, 1);
+  assert_int_equal(srv_send(srv, &peer, CPC_BITSWAP_1_2_0, &wa, 1, 0), 0);
+  ms.present[a] = 0;
+  assert_int_equal(srv_pull(srv, &peer, &m, NULL), 0);
+  assert_int_equal(m.n_blocks, 0);
+  assert_int_equal(find_presence(&m, &ms.cids[a]), 1);
+  cpc_bitswap_message_free(&m);
+
+  /* a want-have is upgraded to want-block, never downgraded */
+  ms.present[e] = 1;
+  cpc_bitswap_entry up[2] = {want(&ms.cids[e], CPC_BITSWAP_WANT_BLOCK, 0, 1),
+                             want(&ms.cids[e], CPC_BITSWAP_WANT_HAVE, 0, 1)};
+  assert_int_equal(srv_send(srv, &peer, CPC_BITSWAP_1_2_0, up, 2, 0), 0);
+  assert_int_equal(srv_pull(srv, &peer, &m, NULL), 0);
+  assert_int_equal(find_block(&m, &ms.cids[e]), 0);
+  assert_int_equal(m.n_presences, 0);
+  cpc_bitswap_message_free(&m);
+
+  cpc_bitswap_server_peer_gone(srv, &peer);
+  assert_int_equal(cpc_bitswap_server_ledger(srv, &peer, &l), CPC_ENOENT);
+  cpc_bitswap_server_free(srv);
+  ms_free(&ms);
+}
+
+static void test_server_priority_and_split(void **state) {
+  (void)state;
+  struct mstore ms = {0};
+  cpc_bitswap_server_config cfg;
+  cpc_bitswap_server_config_default(&cfg);
+  cfg.message_target = 256 * 1024;
+  cpc_bitswap_server *srv = new_server(&ms, &cfg);
+  cpc_peer_id peer = fake_peer(2);
+  cpc_bitswap_entry es[10];
+  int32_t prio[10];
+  for (int i = 0; i < 10; i++) {
+    size_t k = ms_add(&ms, 300 * 1024, CPC_MH_BLAKE3, 1);
+    prio[i] = (int32_t)(rnd() % 1000);
+    es[i] = want(&ms.cids[k], CPC_BITSWAP_WANT_BLOCK, 1, prio[i]);
+  }
+  assert_int_equal(srv_send(srv, &peer, CPC_BITSWAP_1_2_0, es, 10, 0), 0);
+  int32_t last = INT32_MAX;
+  int64_t pending = -1;
+  for (int i = 0; i < 10; i++) {
+    cpc_bitswap_message m;
+    assert_int_equal(srv_pull(srv, &peer, &m, NULL), 0);
+    assert_int_equal(m.n_blocks, 1); /* over the target: one per message */
+    int j = 0;
+    while (!cpc_cid_equal(&es[j].cid, &m.blocks[0].cid))
+      j++;
+    assert_true(prio[j] <= last);
+    last = prio[j];
+    if (pending >= 0)
+      assert_true(m.pending_bytes < pending);
+    pending = m.pending_bytes;
+    cpc_bitswap_message_free(&m);
+  }
+  assert_int_equal(pending, 0);
+  cpc_bitswap_server_free(srv);
+  ms_free(&ms);
+
+  /* 1.5 MiB blocks with a target over 4 MiB: two per message, never over */
+  cfg.message_target = 64 * 1024 * 1024;
+  srv = new_server(&ms, &cfg);
+  for (int i = 0; i < 6; i++) {
+    size_t k = ms_add(&ms, 1536 * 1024, CPC_MH_BLAKE3, 1);
+    es[i] = want(&ms.cids[k], CPC_BITSWAP_WANT_BLOCK, 0, 1);
+  }
+  assert_int_equal(srv_send(srv, &peer, CPC_BITSWAP_1_2_0, es, 6, 0), 0);
+  for (int i = 0; i < 3; i++) {
+    cpc_bitswap_message m;
+    size_t body_len = 0;
+    assert_int_equal(srv_pull(srv, &peer, &m, &body_len), 0);
+    assert_int_equal(m.n_blocks, 2);
+    assert_true(body_len <= CPC_BITSWAP_MAX_MESSAGE);
+    cpc_bitswap_message_free(&m);
+  }
+  cpc_bitswap_message m;
+  assert_int_equal(srv_pull(srv, &peer, &m, NULL), CPC_EAGAIN);
+  cpc_bitswap_server_free(srv);
+  ms_free(&ms);
+}
+
+static void test_server_full_wantlist_and_limits(void **state) {
+  (void)state;
+  struct mstore ms = {0};
+  cpc_bitswap_server_config cfg;
+  cpc_bitswap_server_config_default(&cfg);
+  cfg.max_wants_per_peer = 3;
+  cfg.max_peers = 1;
+  cpc_bitswap_server *srv = new_server(&ms, &cfg);
+  cpc_peer_id peer = fake_peer(3), other = fake_peer(4);
+  size_t k[5];
+  for (int i = 0; i < 5; i++)
+    k[i] = ms_add(&ms, 10, CPC_MH_BLAKE3, 0);
+  cpc_bitswap_entry es[4] = {
+      want(&ms.cids[k[0]], 0, 0, 1), want(&ms.cids[k[1]], 0, 0, 1),
+      want(&ms.cids[k[2]], 0, 0, 1), want(&ms.cids[k[3]], 0, 0, 1)};
+  assert_int_equal(srv_send(srv, &peer, CPC_BITSWAP_1_2_0, es, 4, 0), 0);
+  cpc_bitswap_ledger l;
+  assert_int_equal(cpc_bitswap_server_ledger(srv, &peer, &l), 0);
+  assert_int_equal(l.wants, 3);
+  assert_int_equal(l.wants_ignored, 1);
+  /* a full wantlist {k1, k4} replaces {k0, k1, k2} */
+  cpc_bitswap_entry full[2] = {want(&ms.cids[k[1]], 0, 0, 1),
+                               want(&ms.cids[k[4]], 0, 0, 1)};
+  assert_int_equal(srv_send(srv, &peer, CPC_BITSWAP_1_2_0, full, 2, 1), 0);
+  assert_int_equal(cpc_bitswap_server_ledger(srv, &peer, &l), 0);
+  assert_int_equal(l.wants, 2);
+  ms.present[k[0]] = ms.present[k[1]] = ms.present[k[4]] = 1;
+  assert_int_equal(cpc_bitswap_server_block_added(srv, &ms.cids[k[0]]), 0);
+  assert_int_equal(cpc_bitswap_server_block_added(srv, &ms.cids[k[1]]), 0);
+  cpc_bitswap_message m;
+  assert_int_equal(srv_pull(srv, &peer, &m, NULL), 0);
+  assert_int_equal(m.n_blocks, 1); /* k1 only: k0 was dropped */
+  assert_int_equal(find_block(&m, &ms.cids[k[1]]), 0);
+  cpc_bitswap_message_free(&m);
+  /* ledgers are capped */
+  assert_int_equal(srv_send(srv, &other, CPC_BITSWAP_1_2_0, es, 1, 0),
+                   CPC_ENOSPC);
+  cpc_bitswap_server_free(srv);
+  ms_free(&ms);
+}
+
+/* 1.1.0 and 1.0.0 peers: no presences, blocks in payload / blocks. */
+static void test_server_old_versions(void **state) {
+  (void)state;
+  struct mstore ms = {0};
+  cpc_bitswap_server *srv = new_server(&ms, NULL);
+  size_t have = ms_add(&ms, 2000, CPC_MH_SHA2_256, 1);
+  size_t miss = ms_add(&ms, 2000, CPC_MH_SHA2_256, 0);
+  cpc_cid v0 = ms.cids[have];
+  v0.version = 0;
+  v0.codec = CPC_CODEC_DAG_PB;
+  ms.cids[have] = v0; /* stored under its CIDv0 */
+  for (int pass = 0; pass < 2; pass++) {
+    enum cpc_bitswap_version v =
+        pass == 0 ? CPC_BITSWAP_1_1_0 : CPC_BITSWAP_1_0_0;
+    cpc_peer_id peer = fake_peer((uint8_t)(10 + pass));
+    /* what an old peer sends: want-blocks without types */
+    cpc_bitswap_entry es[2] = {want(&v0, 0, 0, 1),
+                               want(&ms.cids[miss], 0, 0, 1)};
+    assert_int_equal(srv_send(srv, &peer, v, es, 2, 0), 0);
+    uint8_t *out;
+    size_t out_len, body_len;
+    assert_int_equal(cpc_bitswap_server_pull(srv, &peer, &out, &out_len), 0);
+    const uint8_t *body = body_of(out, out_len, &body_len);
+    /* field 3 (payload) for 1.1.0, field 2 (blocks) for 1.0.0; nothing
+     * else: no presences (field 4) and no pendingBytes (field 5) */
+    assert_int_equal(body[0], pass == 0 ? 0x1a : 0x12);
+    cpc_bitswap_message m;
+    assert_int_equal(cpc_bitswap_message_decode(body, body_len, &m), 0);
+    assert_int_equal(m.n_blocks, 1);
+    assert_int_equal(m.n_presences, 0);
+    assert_int_equal(m.pending_bytes, 0);
+    assert_true(cpc_cid_equal(&m.blocks[0].cid, &v0));
+    cpc_bitswap_message_free(&m);
+    free(out);
+    assert_int_equal(cpc_bitswap_server_pull(srv, &peer, &out, &out_len),
+                     CPC_EAGAIN);
+  }
+  cpc_bitswap_server_free(srv);
+  ms_free(&ms);
+}
+
+/* ---- client ------------------------------------------------------------- */
+
+#define CL_MAX 256
+
+struct cl_state {
+  size_t blocks;
+  size_t got[CL_MAX]; /* on_block count per index of cids */
+  const cpc_cid *cids;
+  size_t n;
+  const struct mstore *ms; /* to check the bytes */
+  int done, rc;
+  int ready;
+};
+
+static void cl_on_block(void *ud, cpc_bitswap_session *sess, void *sud,
+                        const cpc_cid *cid, const uint8_t *data, size_t len) {
+  struct cl_state *st = ud;
+  (void)sess;
+  (void)sud;
+  for (size_t i = 0; i < st->n; i++)
+    if (cpc_cid_equal(&st->cids[i], cid)) {
+      st->got[i]++;
+      if (st->ms) {
+        int k = ms_find(st->ms, cid);
+        if (k < 0) { /* stores mark blocks absent; look at all */
+          for (size_t j = 0; j < st->ms->n; j++)
+            if (cpc_cid_equal(&st->ms->cids[j], cid))
+              k = (int)j;
+        }
+        assert_true(k >= 0);
+        assert_int_equal(len, st->ms->len[k]);
+        assert_memory_equal(data, st->ms->data[k], len);
+      }
+    }
+  st->blocks++;
+}
+
+static void cl_on_done(void *ud, cpc_bitswap_session *sess, void *sud, int rc) {
+  struct cl_state *st = ud;
+  (void)sess;
+  (void)sud;
+  st->done++;
+  st->rc = rc;
+}
+
+static void cl_on_ready(void *ud, const cpc_peer_id *peer) {
+  struct cl_state *st = ud;
+  (void)peer;
+  st->ready++;
+}
+
+static const cpc_bitswap_client_callbacks cl_cb = {cl_on_block, cl_on_done,
+                                                   cl_on_ready};
+
+/* Pull the client's message for peer and decode it (CPC_EAGAIN if none). */
+static int cl_pull(cpc_bitswap_client *c, const cpc_peer_id *peer,
+                   cpc_bitswap_message *d) {
+  uint8_t *out;
+  size_t out_len, body_len;
+  int rc = cpc_bitswap_client_pull(c, peer, &out, &out_len);
+  if (rc != 0)
+    return rc;
+  const uint8_t *body = body_of(out, out_len, &body_len);
+  assert_int_equal(cpc_bitswap_message_decode(body, body_len, d), 0);
+  free(out);
+  return 0;
+}
+
+/* Deliver a message (blocks / presences) to the client, through the codec. */
+static void cl_deliver(cpc_bitswap_client *c, const cpc_peer_id *peer,
+                       cpc_bitswap_message *m) {
+  uint8_t *out;
+  size_t out_len, body_len;
+  cpc_bitswap_message d;
+  assert_int_equal(
+      cpc_bitswap_message_encode(m, CPC_BITSWAP_1_2_0, &out, &out_len), 0);
+  const uint8_t *body = body_of(out, out_len, &body_len);
+  assert_int_equal(cpc_bitswap_message_decode(body, body_len, &d), 0);
+  assert_int_equal(cpc_bitswap_client_receive(c, peer, &d), 0);
+  cpc_bitswap_message_free(&d);
+  free(out);
+}
+
+static int find_entry(const cpc_bitswap_message *m, const cpc_cid *cid) {
+  for (size_t i = 0; i < m->n_entries; i++)
+    if (cpc_cid_equal(&m->entries[i].cid, cid))
+      return (int)i;
+  return -1;
+}
+
+static void test_client_session(void **state) {
+  (void)state;
+  struct mstore ms = {0};
+  for (int i = 0; i < 3; i++)
+    ms_add(&ms, 500 + (size_t)i, CPC_MH_BLAKE3, 1);
+  struct cl_state st;
+  memset(&st, 0, sizeof st);
+  st.cids = ms.cids;
+  st.n = 3;
+  st.ms = &ms;
+  cpc_bitswap_client *c = NULL;
+  assert_int_equal(cpc_bitswap_client_new(&c, NULL, &cl_cb, &st), 0);
+  cpc_peer_id p1 = fake_peer(21), p2 = fake_peer(22);
+  assert_int_equal(cpc_bitswap_client_peer_add(c, &p1, CPC_BITSWAP_1_2_0), 0);
+  assert_int_equal(cpc_bitswap_client_peer_add(c, &p2, CPC_BITSWAP_1_2_0), 0);
+  cpc_bitswap_session *s = NULL;
+  assert_int_equal(cpc_bitswap_session_new(c, ms.cids, 3, NULL, 0, NULL, &s),
+                   0);
+  assert_int_equal(st.ready, 2);
+  /* both peers get want-have with sendDontHave for the three */
+  cpc_bitswap_message m;
+  for (int k = 0; k < 2; k++) {
+    assert_int_equal(cl_pull(c, k ? &p2 : &p1, &m), 0);
+    assert_int_equal(m.n_entries, 3);
+    for (int i = 0; i < 3; i++) {
+      int j = find_entry(&m, &ms.cids[i]);
+      assert_true(j >= 0);
+      assert_int_equal(m.entries[j].want_type, CPC_BITSWAP_WANT_HAVE);
+      assert_int_equal(m.entries[j].send_dont_have, 1);
+      assert_int_equal(m.entries[j].cancel, 0);
+    }
+    cpc_bitswap_message_free(&m);
+    assert_int_equal(cl_pull(c, k ? &p2 : &p1, &m), CPC_EAGAIN);
+  }
+  /* p1 has all three: want-block goes to p1 */
+  cpc_bitswap_presence pr[3];
+  for (int i = 0; i < 3; i++) {
+    pr[i].cid = ms.cids[i];
+    pr[i].dont_have = 0;
+  }
+  cpc_bitswap_message in;
+  memset(&in, 0, sizeof in);
+  in.presences = pr;
+  in.n_presences = 3;
+  cl_deliver(c, &p1, &in);
+  assert_int_equal(cl_pull(c, &p1, &m), 0);
+  assert_int_equal(m.n_entries, 3);
+  for (size_t i = 0; i < 3; i++)
+    assert_int_equal(m.entries[i].want_type, CPC_BITSWAP_WANT_BLOCK);
+  cpc_bitswap_message_free(&m);
+  assert_int_equal(cl_pull(c, &p2, &m), CPC_EAGAIN);
+
+  /* p1 sends blocks 0 and 1, and a forged block 2 (bytes not matching) */
+  uint8_t forged[502];
+  memcpy(forged, ms.data[2], 502);
+  forged[7] ^= 0x40;
+  cpc_bitswap_block bl[3] = {{ms.cids[0], ms.data[0], ms.len[0]},
+                             {ms.cids[1], ms.data[1], ms.len[1]},
+                             {ms.cids[2], forged, 502}};
+  memset(&in, 0, sizeof in);
+  in.blocks = bl;
+  in.n_blocks = 3;
+  cl_deliver(c, &p1, &in);
+  assert_int_equal(st.got[0], 1);
+  assert_int_equal(st.got[1], 1);
+  assert_int_equal(st.got[2], 0);
+  cpc_bitswap_client_stats cs;
+  cpc_bitswap_client_stats_get(c, &cs);
+  assert_int_equal(cs.blocks_received, 2);
+  assert_int_equal(cs.blocks_unwanted, 1);
+  /* p2 was asked want-have for 0 and 1: cancelled; p1 sent them: nothing */
+  assert_int_equal(cl_pull(c, &p2, &m), 0);
+  assert_int_equal(m.n_entries, 2);
+  for (size_t i = 0; i < 2; i++)
+    assert_int_equal(m.entries[i].cancel, 1);
+  cpc_bitswap_message_free(&m);
+  assert_int_equal(cl_pull(c, &p1, &m), CPC_EAGAIN);
+
+  /* the same blocks again: duplicates, not handed out */
+  in.n_blocks = 2;
+  cl_deliver(c, &p1, &in);
+  assert_int_equal(st.got[0], 1);
+  cpc_bitswap_client_stats_get(c, &cs);
+  assert_int_equal(cs.blocks_unwanted, 3);
+
+  /* block 2: p1 and p2 say DONT_HAVE: the session fails with ENOENT */
+  pr[0].cid = ms.cids[2];
+  pr[0].dont_have = 1;
+  memset(&in, 0, sizeof in);
+  in.presences = pr;
+  in.n_presences = 1;
+  cl_deliver(c, &p1, &in);
+  assert_int_equal(st.done, 0);
+  cl_deliver(c, &p2, &in);
+  assert_int_equal(st.done, 1);
+  assert_int_equal(st.rc, CPC_ENOENT);
+  cpc_bitswap_session_stats ss;
+  cpc_bitswap_session_stats_get(s, &ss);
+  assert_int_equal(ss.received, 2);
+  assert_int_equal(ss.failed, 1);
+  assert_int_equal(cpc_bitswap_session_peer_blocks(s, &p1), 2);
+  assert_int_equal(cpc_bitswap_session_peer_blocks(s, &p2), 0);
+  /* cancels for 2 go to both peers (their wants wait at the server) */
+  for (int k = 0; k < 2; k++) {
+    assert_int_equal(cl_pull(c, k ? &p2 : &p1, &m), 0);
+    assert_int_equal(m.n_entries, 1);
+    assert_int_equal(m.entries[0].cancel, 1);
+    cpc_bitswap_message_free(&m);
+  }
+  cpc_bitswap_session_free(s);
+  cpc_bitswap_client_free(c);
+  ms_free(&ms);
+}
+
+/* Timeouts: a silent peer is dropped, the block is asked elsewhere, and a
+ * session with only silent peers fails with ETIMEDOUT. */
+static void test_client_timeouts(void **state) {
+  (void)state;
+  struct mstore ms = {0};
+  for (int i = 0; i < 4; i++)
+    ms_add(&ms, 600, CPC_MH_SHA2_256, 1);
+  struct cl_state st;
+  memset(&st, 0, sizeof st);
+  st.cids = ms.cids;
+  st.n = 4;
+  cpc_bitswap_client_config cfg;
+  cpc_bitswap_client_config_default(&cfg);
+  cfg.have_timeout_ms = 1000;
+  cfg.block_timeout_ms = 2000;
+  cfg.max_timeouts = 2;
+  cpc_bitswap_client *c = NULL;
+  assert_int_equal(cpc_bitswap_client_new(&c, &cfg, &cl_cb, &st), 0);
+  cpc_peer_id p1 = fake_peer(31), p2 = fake_peer(32);
+  assert_int_equal(cpc_bitswap_client_peer_add(c, &p1, CPC_BITSWAP_1_2_0), 0);
+  assert_int_equal(cpc_bitswap_client_peer_add(c, &p2, CPC_BITSWAP_1_2_0), 0);
+  cpc_bitswap_session *s = NULL;
+  assert_int_equal(cpc_bitswap_session_new(c, ms.cids, 1, NULL, 0, NULL, &s),
+                   0);
+  cpc_bitswap_message m;
+  assert_int_equal(cl_pull(c, &p1, &m), 0);
+  cpc_bitswap_message_free(&m);
+  assert_int_equal(cl_pull(c, &p2, &m), 0);
+  cpc_bitswap_message_free(&m);
+  /* both say HAVE; the block is asked of one of them, which stays silent */
+  cpc_bitswap_presence pr = {ms.cids[0], 0};
+  cpc_bitswap_message in;
+  memset(&in, 0, sizeof in);
+  in.presences = &pr;
+  in.n_presences = 1;
+  cl_deliver(c, &p1, &in);
+  cl_deliver(c, &p2, &in);
+  assert_int_equal(cl_pull(c, &p1, &m), 0); /* p1: fewest in flight, first */
+  assert_int_equal(m.entries[0].want_type, CPC_BITSWAP_WANT_BLOCK);
+  cpc_bitswap_message_free(&m);
+  assert_int_equal(cl_pull(c, &p2, &m), CPC_EAGAIN);
+  uint64_t when = 0;
+  assert_int_equal(cpc_bitswap_client_next_deadline(c, &when), 0);
+  assert_int_equal(when, 2000);
+  cpc_bitswap_client_tick(c, 1999);
+  assert_int_equal(cl_pull(c, &p2, &m), CPC_EAGAIN);
+  cpc_bitswap_client_tick(c, 2000);
+  /* p1 gets a cancel, p2 the want-block */
+  assert_int_equal(cl_pull(c, &p1, &m), 0);
+  assert_int_equal(m.entries[0].cancel, 1);
+  cpc_bitswap_message_free(&m);
+  assert_int_equal(cl_pull(c, &p2, &m), 0);
+  assert_int_equal(m.entries[0].want_type, CPC_BITSWAP_WANT_BLOCK);
+  cpc_bitswap_message_free(&m);
+  cpc_bitswap_block bl = {ms.cids[0], ms.data[0], ms.len[0]};
+  memset(&in, 0, sizeof in);
+  in.blocks = &bl;
+  in.n_blocks = 1;
+  cl_deliver(c, &p2, &in);
+  assert_int_equal(st.done, 1);
+  assert_int_equal(st.rc, 0);
+  cpc_bitswap_session_stats ss;
+  cpc_bitswap_session_stats_get(s, &ss);
+  assert_int_equal(ss.timeouts, 1);
+  cpc_bitswap_session_free(s);
+
+  /* silent peers only: want-have timeouts, then ETIMEDOUT */
+  st.done = 0;
+  assert_int_equal(
+      cpc_bitswap_session_new(c, ms.cids + 1, 3, NULL, 0, NULL, &s), 0);
+  cpc_bitswap_client_tick(c, 2999);
+  assert_int_equal(st.done, 0);
+  cpc_bitswap_client_tick(c, 3000);
+  assert_int_equal(st.done, 1);
+  assert_int_equal(st.rc, CPC_ETIMEDOUT);
+  cpc_bitswap_session_free(s);
+
+  /* a peer that leaves counts as timed out */
+  st.done = 0;
+  assert_int_equal(cpc_bitswap_session_new(c, ms.cids + 1, 1, &p1, 1, NULL, &s),
+                   0);
+  cpc_bitswap_client_peer_gone(c, &p1);
+  assert_int_equal(st.done, 1);
+  assert_int_equal(st.rc, CPC_ETIMEDOUT);
+  cpc_bitswap_session_free(s);
+
+  /* no peers at all: fails after have_timeout, unless one is added */
+  st.done = 0;
+  cpc_bitswap_client_peer_gone(c, &p2);
+  assert_int_equal(
+      cpc_bitswap_session_new(c, ms.cids + 1, 1, NULL, 0, NULL, &s), 0);
+  assert_int_equal(cpc_bitswap_client_next_deadline(c, &when), 0);
+  assert_int_equal(when, 4000);
+  cpc_bitswap_client_tick(c, 4000);
+  assert_int_equal(st.done, 1);
+  assert_int_equal(st.rc, CPC_ETIMEDOUT);
+  assert_int_equal(cpc_bitswap_session_add_peer(s, &p1), CPC_ENOENT);
+  assert_int_equal(cpc_bitswap_client_peer_add(c, &p1, CPC_BITSWAP_1_2_0), 0);
+  assert_int_equal(cpc_bitswap_session_add_peer(s, &p1), CPC_ESTATE);
+  cpc_bitswap_session_free(s);
+  cpc_bitswap_client_free(c);
+  ms_free(&ms);
+}
+
+/* A 1.1.0 peer cannot answer want-have: it is asked want-block directly. */
+static void test_client_old_peer(void **state) {
+  (void)state;
+  struct mstore ms = {0};
+  ms_add(&ms, 100, CPC_MH_BLAKE3, 1);
+  struct cl_state st;
+  memset(&st, 0, sizeof st);
+  st.cids = ms.cids;
+  st.n = 1;
+  cpc_bitswap_client *c = NULL;
+  assert_int_equal(cpc_bitswap_client_new(&c, NULL, &cl_cb, &st), 0);
+  cpc_peer_id p1 = fake_peer(41), p0 = fake_peer(40);
+  assert_int_equal(cpc_bitswap_client_peer_add(c, &p1, CPC_BITSWAP_1_1_0), 0);
+  assert_int_equal(cpc_bitswap_client_peer_add(c, &p0, CPC_BITSWAP_1_0_0), 0);
+  cpc_bitswap_session *s = NULL;
+  assert_int_equal(cpc_bitswap_session_new(c, ms.cids, 1, NULL, 0, NULL, &s),
+                   0);
+  uint8_t *out;
+  size_t out_len, body_len;
+  assert_int_equal(cpc_bitswap_client_pull(c, &p1, &out, &out_len), 0);
+  const uint8_t *body = body_of(out, out_len, &body_len);
+  cpc_bitswap_message m;
+  assert_int_equal(cpc_bitswap_message_decode(body, body_len, &m), 0);
+  assert_int_equal(m.n_entries, 1);
+  assert_int_equal(m.entries[0].want_type, CPC_BITSWAP_WANT_BLOCK);
+  assert_int_equal(m.entries[0].send_dont_have, 0);
+  cpc_bitswap_message_free(&m);
+  free(out);
+  /* the 1.0.0 peer is not asked for a CIDv1 */
+  assert_int_equal(cpc_bitswap_client_pull(c, &p0, &out, &out_len), CPC_EAGAIN);
+  cpc_bitswap_session_free(s);
+  cpc_bitswap_client_free(c);
+  ms_free(&ms);
+}
+
+/* ---- a simulated swarm -------------------------------------------------- */
+
+#define SWARM_BLOCKS 200
+
+/* Deliver every framed message in out[0..len) through a reader. */
+static void feed_stream(cpc_bitswap_reader *r, const uint8_t *out, size_t len,
+                        void (*deliver)(void *, const cpc_bitswap_message *),
+                        void *arg) {
+  size_t off = 0;
+  while (off < len) {
+    const uint8_t *msg;
+    size_t used, mlen;
+    assert_int_equal(
+        cpc_bitswap_reader_feed(r, out + off, len - off, &used, &msg, &mlen),
+        0);
+    off += used;
+    if (msg) {
+      cpc_bitswap_message m;
+      assert_int_equal(cpc_bitswap_message_decode(msg, mlen, &m), 0);
+      deliver(arg, &m);
+      cpc_bitswap_message_free(&m);
+    }
+  }
+}
+
+struct swarm {
+  cpc_bitswap_client *client;
+  cpc_bitswap_server *srv[3];
+  cpc_peer_id client_id, srv_id[3];
+  int cur; /* server index being served */
+};
+
+static void to_server(void *arg, const cpc_bitswap_message *m) {
+  struct swarm *sw = arg;
+  assert_int_equal(cpc_bitswap_server_receive(sw->srv[sw->cur], &sw->client_id,
+                                              CPC_BITSWAP_1_2_0, m),
+                   0);
+}
+
+static void to_client(void *arg, const cpc_bitswap_message *m) {
+  struct swarm *sw = arg;
+  assert_int_equal(
+      cpc_bitswap_client_receive(sw->client, &sw->srv_id[sw->cur], m), 0);
+}
+
+static void test_swarm(void **state) {
+  (void)state;
+  /* the blocks: 1.5 to 6 KiB (over the inline-have size), blake3 and
+   * sha2-256 */
+  struct mstore all = {0}, st_[3];
+  memset(st_, 0, sizeof st_);
+  for (int i = 0; i < SWARM_BLOCKS; i++)
+    ms_add(&all, 1536 + rnd() % 4608, i % 4 ? CPC_MH_BLAKE3 : CPC_MH_SHA2_256,
+           1);
+  /* server 0 has everything, server 1 lacks every third block, server 2
+   * has everything but drops half of its messages */
+  for (int s = 0; s < 3; s++) {
+    st_[s] = all;
+    for (int i = 0; i < SWARM_BLOCKS; i++)
+      st_[s].present[i] = !(s == 1 && i % 3 == 0);
+  }
+  struct swarm sw;
+  memset(&sw, 0, sizeof sw);
+  sw.client_id = fake_peer(100);
+  struct cl_state st;
+  memset(&st, 0, sizeof st);
+  st.cids = all.cids;
+  st.n = SWARM_BLOCKS;
+  st.ms = &all;
+  cpc_bitswap_client_config ccfg;
+  cpc_bitswap_client_config_default(&ccfg);
+  ccfg.have_timeout_ms = 1000;
+  ccfg.block_timeout_ms = 2000;
+  ccfg.max_inflight = 8;
+  ccfg.max_active = 64;
+  assert_int_equal(cpc_bitswap_client_new(&sw.client, &ccfg, &cl_cb, &st), 0);
+  cpc_bitswap_reader rd_up[3], rd_down[3];
+  for (int s = 0; s < 3; s++) {
+    sw.srv_id[s] = fake_peer((uint8_t)(101 + s));
+    sw.srv[s] = new_server(&st_[s], NULL);
+    assert_int_equal(cpc_bitswap_client_peer_add(sw.client, &sw.srv_id[s],
+                                                 CPC_BITSWAP_1_2_0),
+                     0);
+    cpc_bitswap_reader_init(&rd_up[s]);
+    cpc_bitswap_reader_init(&rd_down[s]);
+  }
+  cpc_bitswap_session *sess = NULL;
+  assert_int_equal(cpc_bitswap_session_new(sw.client, all.cids, SWARM_BLOCKS,
+                                           NULL, 0, NULL, &sess),
+                   0);
+  uint64_t now = 0;
+  size_t dropped = 0, rounds = 0;
+  for (; rounds < 1000; rounds++) {
+    uint8_t *out;
+    size_t out_len;
+    cpc_peer_id who;
+    /* the client's wantlist updates, in the order next_ready gives */
+    while (cpc_bitswap_client_next_ready(sw.client, &who) == 0) {
+      int s = 0;
+      while (memcmp(&who, &sw.srv_id[s], sizeof who) != 0)
+        s++;
+      assert_int_equal(cpc_bitswap_client_pull(sw.client, &who, &out, &out_len),
+                       0);
+      sw.cur = s;
+      feed_stream(&rd_up[s], out, out_len, to_server, &sw);
+      free(out);
+    }
+    /* each server sends what it has for the client: one message per round
+     * (a stream that takes one message at a time) */
+    for (int s = 0; s < 3; s++) {
+      if (cpc_bitswap_server_pull(sw.srv[s], &sw.client_id, &out, &out_len) !=
+          0)
+        continue;
+      if (s == 2 && rnd() % 2) {
+        dropped++;
+      } else {
+        sw.cur = s;
+        feed_stream(&rd_down[s], out, out_len, to_client, &sw);
+      }
+      free(out);
+    }
+    if (st.done)
+      break;
+    now += 100;
+    cpc_bitswap_client_tick(sw.client, now);
+  }
+  assert_int_equal(st.done, 1);
+  assert_int_equal(st.rc, 0);
+  for (int i = 0; i < SWARM_BLOCKS; i++)
+    assert_int_equal(st.got[i], 1); /* each block once, bytes checked */
+  /* the last cancels reach the servers: nobody keeps a want of ours */
+  for (int guard = 0; guard < 10; guard++) {
+    uint8_t *out;
+    size_t out_len;
+    cpc_peer_id who;
+    while (cpc_bitswap_client_next_ready(sw.client, &who) == 0) {
+      int s = 0;
+      while (memcmp(&who, &sw.srv_id[s], sizeof who) != 0)
+        s++;
+      assert_int_equal(cpc_bitswap_client_pull(sw.client, &who, &out, &out_len),
+                       0);
+      sw.cur = s;
+      feed_stream(&rd_up[s], out, out_len, to_server, &sw);
+      free(out);
+    }
+  }
+  size_t shares[3], total = 0;
+  for (int s = 0; s < 3; s++) {
+    cpc_bitswap_ledger l;
+    assert_int_equal(cpc_bitswap_server_ledger(sw.srv[s], &sw.client_id, &l),
+                     0);
+    assert_int_equal(l.wants, 0);
+    shares[s] = cpc_bitswap_session_peer_blocks(sess, &sw.srv_id[s]);
+    total += shares[s];
+  }
+  assert_int_equal(total, SWARM_BLOCKS);
+  /* the two reliable servers share the load */
+  assert_true(shares[0] >= SWARM_BLOCKS / 5);
+  assert_true(shares[1] >= SWARM_BLOCKS / 5);
+  assert_true(dropped > 0);
+  cpc_bitswap_session_stats ss;
+  cpc_bitswap_session_stats_get(sess, &ss);
+  assert_true(ss.timeouts > 0);
+  cpc_bitswap_client_stats cs;
+  cpc_bitswap_client_stats_get(sw.client, &cs);
+  assert_int_equal(cs.blocks_received, SWARM_BLOCKS);
+  print_message("swarm: %zu rounds, shares %zu/%zu/%zu, %zu dropped, %zu "
+                "timeouts, %llu late\n",
+                rounds, shares[0], shares[1], shares[2], dropped, ss.timeouts,
+                (unsigned long long)cs.blocks_unwanted);
+  cpc_bitswap_session_free(sess);
+  cpc_bitswap_client_free(sw.client);
+  for (int s = 0; s < 3; s++) {
+    cpc_bitswap_server_free(sw.srv[s]);
+    cpc_bitswap_reader_free(&rd_up[s]);
+    cpc_bitswap_reader_free(&rd_down[s]);
+  }
+  ms_free(&all);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_message_known_bytes),
@@ -656,6 +1584,14 @@ int main(void) {
       cmocka_unit_test(test_prefix),
       cmocka_unit_test(test_reader),
       cmocka_unit_test(test_protocol_ids),
+      cmocka_unit_test(test_server_answers),
+      cmocka_unit_test(test_server_priority_and_split),
+      cmocka_unit_test(test_server_full_wantlist_and_limits),
+      cmocka_unit_test(test_server_old_versions),
+      cmocka_unit_test(test_client_session),
+      cmocka_unit_test(test_client_timeouts),
+      cmocka_unit_test(test_client_old_peer),
+      cmocka_unit_test(test_swarm),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
