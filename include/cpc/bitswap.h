@@ -63,7 +63,7 @@ extern "C" {
 #define CPC_BITSWAP_MAX_ENTRIES 16384
 #define CPC_BITSWAP_MAX_BLOCKS 16384
 #define CPC_BITSWAP_MAX_PRESENCES 16384
-#define CPC_BITSWAP_MAX_FIELDS 262144
+#define CPC_BITSWAP_MAX_FIELDS 131072
 /* A CID prefix: four varints. */
 #define CPC_BITSWAP_PREFIX_MAX (4 * 9)
 
@@ -221,6 +221,7 @@ typedef struct cpc_bitswap_reader {
   size_t hdr_len;
   uint8_t *buf;  /* the message being assembled */
   uint8_t *done; /* the message last handed out, freed on the next call */
+  size_t cap;    /* bytes allocated at buf (grows as data arrives) */
   size_t need;   /* its length */
   size_t have;   /* bytes of it received */
   int in_body;   /* the length prefix is read */
@@ -268,7 +269,7 @@ typedef struct cpc_bitswap_server cpc_bitswap_server;
 typedef struct cpc_bitswap_server_config {
   size_t max_peers;          /* ledgers kept at once (default 1024) */
   size_t max_wants_per_peer; /* wants kept per peer; more are ignored
-                                (default 4096) */
+                                (default 2048) */
   size_t message_target;     /* stop adding blocks to a message once it
                                 holds this much (default 1 MiB); a block
                                 bigger than that still goes, alone */

@@ -110,16 +110,27 @@ int cpc_bitswap_reader_feed(cpc_bitswap_reader *r, const uint8_t *in,
       *used = off + r->need;
       return 0;
     }
-    r->buf = malloc(r->need ? r->need : 1);
-    if (!r->buf) {
-      r->err = CPC_ENOMEM;
-      return r->err;
-    }
     r->in_body = 1;
+    r->cap = 0;
   }
   size_t take = r->need - r->have;
   if (take > len - off)
     take = len - off;
+  if (r->have + take > r->cap || !r->buf) {
+    /* grow with what arrived, not with what the peer announced */
+    size_t nc = r->cap ? r->cap : 4096;
+    while (nc < r->have + take)
+      nc *= 2;
+    if (nc > r->need)
+      nc = r->need ? r->need : 1;
+    uint8_t *nb = realloc(r->buf, nc);
+    if (!nb) {
+      r->err = CPC_ENOMEM;
+      return r->err;
+    }
+    r->buf = nb;
+    r->cap = nc;
+  }
   if (take)
     memcpy(r->buf + r->have, in + off, take);
   r->have += take;

@@ -597,6 +597,31 @@ static void test_reader(void **state) {
     assert_int_equal(got, 3);
     cpc_bitswap_reader_free(&r);
   }
+  /* a 1 MiB message trickled in 1000-byte pieces (the buffer grows) */
+  size_t big = 1024 * 1024;
+  uint8_t *bigmsg = malloc(big + 4);
+  assert_non_null(bigmsg);
+  bigmsg[0] = 0x80;
+  bigmsg[1] = 0x80;
+  bigmsg[2] = 0x40; /* 2^20 */
+  for (size_t i = 0; i < big; i++)
+    bigmsg[3 + i] = (uint8_t)(i * 13);
+  cpc_bitswap_reader_init(&r);
+  size_t got_big = 0;
+  for (size_t off = 0; off < big + 3;) {
+    size_t chunk = big + 3 - off < 1000 ? big + 3 - off : 1000;
+    assert_int_equal(
+        cpc_bitswap_reader_feed(&r, bigmsg + off, chunk, &used, &msg, &len), 0);
+    off += used;
+    if (msg) {
+      assert_int_equal(len, big);
+      assert_memory_equal(msg, bigmsg + 3, big);
+      got_big++;
+    }
+  }
+  assert_int_equal(got_big, 1);
+  cpc_bitswap_reader_free(&r);
+  free(bigmsg);
   /* a length prefix of 4 MiB + 1 is refused (sticky); 4 MiB is fine */
   uint8_t hdr[8];
   size_t h = 0;
