@@ -275,8 +275,12 @@ typedef struct cpc_kad cpc_kad;
 typedef struct cpc_kad_transport {
   /*
    * Send framed[0..len) (borrowed for the call) to `to` (borrowed) on a new
-   * stream, as described at the top of this file. Return 0, or an error
-   * code: the request then fails at once (no report needed).
+   * stream, as described at the top of this file. `to` may come without
+   * addresses (a peer named so by another): use what the host knows of it
+   * or fail the request. Return 0, or an error code: the request then
+   * fails at once (no report needed). Called from inside the lookup
+   * functions, cpc_kad_on_response/_on_failure, cpc_kad_add_peer and
+   * cpc_kad_tick.
    */
   int (*send)(void *ctx, uint64_t req_id, const cpc_kad_peer *to,
               const uint8_t *framed, size_t len, int expect_response);
@@ -440,6 +444,8 @@ int cpc_kad_find_providers(cpc_kad *d, const uint8_t *mh, size_t mh_len,
  * Announce ourselves as a provider of mh: record it locally, find the k
  * closest peers and send them ADD_PROVIDER (res->stored: how many); the
  * announcement is repeated every republish_ms until cpc_kad_stop_providing.
+ * Set our addresses first (cpc_kad_set_self_addrs): js peers ignore
+ * provider records without any.
  */
 int cpc_kad_provide(cpc_kad *d, const uint8_t *mh, size_t mh_len,
                     uint64_t now_ms, cpc_kad_done_cb cb, void *arg,
@@ -458,7 +464,8 @@ int cpc_kad_get_value(cpc_kad *d, const uint8_t *key, size_t key_len,
 /*
  * PUT_VALUE: validate the record, store it locally, find the k closest
  * peers and send it to each (res->stored: how many accepted). Validation
- * errors are returned at once.
+ * errors are returned at once, as is CPC_EEXIST when we hold a record at
+ * least as new (a /cpc/ seq not above ours).
  */
 int cpc_kad_put_value(cpc_kad *d, const uint8_t *key, size_t key_len,
                       const uint8_t *value, size_t value_len, uint64_t now_ms,
