@@ -21,8 +21,9 @@
  *   timeouts  cpc_kad_tick(now) fails requests that took longer than
  *             request_timeout_ms (calling transport.cancel so the host can
  *             reset the stream), refreshes buckets, republishes provider
- *             records, and drops expired ones. Call it every second or at
- *             cpc_kad_next_wakeup().
+ *             records, drops expired ones, and rejoins through the
+ *             bootstrap peers when the routing table has emptied. Call it
+ *             every second or at cpc_kad_next_wakeup().
  *   inbound   for each framed message read on an inbound stream:
  *             cpc_kad_handle_request(from, msg) gives the framed response
  *             to write (or none); on an error return, reset the stream.
@@ -472,8 +473,10 @@ int cpc_kad_put_value(cpc_kad *d, const uint8_t *key, size_t key_len,
                       cpc_kad_done_cb cb, void *arg, uint64_t *lookup_id);
 /*
  * Join the network: a lookup for our own id seeded with seeds[0..n)
- * (borrowed) and the routing table; when it ends every bucket is marked
- * for refresh on the next tick.
+ * (copied, at most CPC_KAD_MAX_PEERS) and the routing table; when it ends
+ * every bucket is marked for refresh on the next tick. The seeds are kept:
+ * whenever the routing table is empty, cpc_kad_tick joins through them
+ * again (at most once a minute).
  */
 int cpc_kad_bootstrap(cpc_kad *d, const cpc_kad_peer *seeds, size_t n,
                       uint64_t now_ms, cpc_kad_done_cb cb, void *arg,

@@ -15,6 +15,7 @@
 #define HOUR_MS (3600ull * 1000ull)
 #define REFRESH_MAX_BUCKET 15 /* deeper buckets fill from self-lookups */
 #define REPUBLISH_PER_TICK 16
+#define REJOIN_MS 60000ull /* retry the bootstrap peers of an empty table */
 
 void cpc_kad_config_default(cpc_kad_config *c) {
   memset(c, 0, sizeof *c);
@@ -94,6 +95,9 @@ void cpc_kad_free(cpc_kad *d) {
   cpc__kad_providers_free(d);
   cpc__kad_values_free(d);
   cpc__kad_table_free(&d->providing, free);
+  for (size_t i = 0; i < d->n_seeds; i++)
+    cpc_kad_peer_clear(&d->seeds[i]);
+  free(d->seeds);
   cpc_kad_peer_clear(&d->self_peer);
   free(d);
 }
@@ -438,6 +442,12 @@ int cpc_kad_tick(cpc_kad *d, uint64_t now_ms) {
   if (d->rt.count > 0) {
     refresh_buckets(d, now_ms);
     cpc__kad_table_filter(&d->providing, republish_one, &rc);
+  } else if (d->n_seeds > 0 && now_ms >= d->next_rejoin_ms &&
+             !(d->bootstrap_lookup &&
+               cpc__kad_lookup_find(d, d->bootstrap_lookup))) {
+    /* Everyone we knew is gone: join again through the bootstrap peers. */
+    d->next_rejoin_ms = now_ms + REJOIN_MS;
+    (void)cpc_kad_bootstrap(d, d->seeds, d->n_seeds, now_ms, NULL, NULL, NULL);
   }
   return 0;
 }
@@ -470,5 +480,7 @@ uint64_t cpc_kad_next_wakeup(const cpc_kad *d) {
   }
   if (d->rt.count > 0)
     cpc__kad_table_foreach(&d->providing, wake_providing, &w);
+  else if (d->n_seeds > 0 && d->next_rejoin_ms < w.t)
+    w.t = d->next_rejoin_ms;
   return w.t;
 }

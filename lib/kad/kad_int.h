@@ -190,6 +190,11 @@ struct cpc_kad {
 
   uint64_t next_req_id, next_lookup_id;
   uint64_t next_cleanup_ms;
+
+  cpc_kad_peer *seeds; /* the last bootstrap peers, to join again */
+  size_t n_seeds;
+  uint64_t bootstrap_lookup; /* running bootstrap, 0 if none */
+  uint64_t next_rejoin_ms;
   uint64_t rng;
 };
 

@@ -291,7 +291,8 @@ static void correct_peers(cpc_kad *d, struct cpc__kad_lookup *lk,
   uint8_t bh[CPC_KAD_KEY_LEN];
   cpc_kad_message m;
 
-  if (!lk->has_best)
+  /* Only /cpc/ records have an order; valid /pk/ records are all equal. */
+  if (!lk->has_best || !cpc__kad_key_has_prefix(lk->key, lk->key_len, "/cpc/"))
     return;
   cpc_kad_key_hash(lk->best, lk->best_len, bh);
   memset(&m, 0, sizeof m);
@@ -541,10 +542,22 @@ static int local_answers(cpc_kad *d, struct cpc__kad_lookup *lk,
     if (n > 0)
       lk->have_result = 1; /* hops 0 */
   } else if (lk->purpose == CPC__KAD_LP_GET_VALUE) {
-    const uint8_t *v;
-    size_t vl;
-    if (cpc__kad_values_get(d, lk->key, lk->key_len, now_ms, &v, &vl, NULL) ==
+    uint8_t pkbuf[CPC_PUBKEY_PROTO_MAX];
+    const uint8_t *v = NULL;
+    size_t vl = 0;
+    cpc_peer_id id;
+    cpc_pubkey pk;
+    if (cpc__kad_values_get(d, lk->key, lk->key_len, now_ms, &v, &vl, NULL) !=
         0) {
+      v = NULL;
+      /* A /pk/ key of an identity PeerId holds its own answer. */
+      if (cpc__kad_key_has_prefix(lk->key, lk->key_len, "/pk/") &&
+          cpc__kad_key_peer(lk->key, lk->key_len, &id) == 0 &&
+          cpc_peer_id_pubkey(&id, &pk) == 0 &&
+          cpc_pubkey_encode(&pk, pkbuf, sizeof pkbuf, &vl) == 0)
+        v = pkbuf;
+    }
+    if (v) {
       lk->best = malloc(vl ? vl : 1);
       if (!lk->best)
         return CPC_ENOMEM;

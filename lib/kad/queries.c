@@ -135,14 +135,54 @@ int cpc_kad_put_value(cpc_kad *d, const uint8_t *key, size_t key_len,
   return cpc__kad_lookup_start(d, &a, now_ms, lookup_id);
 }
 
+/* Keep copies of seeds[0..n) for rejoining (cpc_kad_tick). */
+static int keep_seeds(cpc_kad *d, const cpc_kad_peer *seeds, size_t n) {
+  cpc_kad_peer *copy = NULL;
+
+  if (seeds == d->seeds)
+    return 0;
+  if (n > 0) {
+    copy = calloc(n, sizeof *copy);
+    if (!copy)
+      return CPC_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+      if (cpc_kad_peer_copy(&copy[i], &seeds[i]) != 0) {
+        for (size_t j = 0; j < i; j++)
+          cpc_kad_peer_clear(&copy[j]);
+        free(copy);
+        return CPC_ENOMEM;
+      }
+    }
+  }
+  for (size_t i = 0; i < d->n_seeds; i++)
+    cpc_kad_peer_clear(&d->seeds[i]);
+  free(d->seeds);
+  d->seeds = copy;
+  d->n_seeds = n;
+  return 0;
+}
+
 int cpc_kad_bootstrap(cpc_kad *d, const cpc_kad_peer *seeds, size_t n,
                       uint64_t now_ms, cpc_kad_done_cb cb, void *arg,
                       uint64_t *lookup_id) {
   cpc__kad_lookup_args a;
+  uint64_t id = 0;
+  int rc;
+
+  if (n > CPC_KAD_MAX_PEERS)
+    return CPC_ETOOBIG;
+  rc = keep_seeds(d, seeds, n);
+  if (rc != 0)
+    return rc;
   args_init(&a, CPC__KAD_LP_BOOTSTRAP, d->self.bytes, d->self.len, cb, arg);
-  a.seeds = seeds;
-  a.n_seeds = n;
-  return cpc__kad_lookup_start(d, &a, now_ms, lookup_id);
+  a.seeds = d->seeds;
+  a.n_seeds = d->n_seeds;
+  rc = cpc__kad_lookup_start(d, &a, now_ms, &id);
+  if (rc == 0 && cpc__kad_lookup_find(d, id))
+    d->bootstrap_lookup = id;
+  if (lookup_id)
+    *lookup_id = id;
+  return rc;
 }
 
 int cpc_kad_cancel_lookup(cpc_kad *d, uint64_t lookup_id) {

@@ -1134,7 +1134,7 @@ static void test_sim_swarm(void **state) {
   unsigned N = 200, R = env_uint("CPC_KAD_SIM_RECORDS", SIM_RECORDS);
   unsigned publisher[256];
   uint8_t mh[256][34];
-  double sum = 0;
+  double sum = 0, queried = 0;
   unsigned max = 0, lookups = 0;
   outcome *o;
   (void)state;
@@ -1179,14 +1179,15 @@ static void test_sim_swarm(void **state) {
       assert_int_equal(o[j].rc, 0);
       assert_true(o[j].n_providers >= 1);
       sum += o[j].st.hops;
+      queried += (double)o[j].st.queried;
       if (o[j].st.hops > max)
         max = o[j].st.hops;
       lookups++;
     }
   }
   print_message("kad sim: %u nodes, %u records, %u lookups: hops mean %.2f "
-                "max %u, %zu requests\n",
-                N, R, lookups, sum / lookups, max, s.requests);
+                "max %u, peers queried per lookup %.2f\n",
+                N, R, lookups, sum / lookups, max, queried / lookups);
   assert_true(sum / lookups <= 9.6); /* log2(200) + 2 */
 
   /* A quarter of the nodes leave (half refuse, half go silent). */
@@ -1354,6 +1355,18 @@ static void test_sim_values(void **state) {
                      0);
     sim_run(&s);
     assert_int_equal(o.rc, 0);
+    assert_int_equal(o.st.hops, 0);
+    assert_int_equal(o.st.queried, 0);
+    assert_int_equal(cpc_pubkey_decode(o.value, o.value_len, &got), 0);
+    assert_int_equal(cpc_peer_id_check(&s.n[7].info.id, &got), 0);
+    /* Without a quorum the lookup runs on: peers answer it the same way. */
+    memset(&o, 0, sizeof o);
+    assert_int_equal(cpc_kad_get_value(s.n[3].d, pk_key, pk_len, 0, s.now,
+                                       on_done, &o, NULL),
+                     0);
+    sim_run(&s);
+    assert_int_equal(o.rc, 0);
+    assert_true(o.st.succeeded >= CPC_KAD_K);
     assert_int_equal(cpc_pubkey_decode(o.value, o.value_len, &got), 0);
     assert_int_equal(cpc_peer_id_check(&s.n[7].info.id, &got), 0);
   }
@@ -1484,6 +1497,47 @@ static void test_lookup_errors(void **state) {
   rec_reset(&r);
 }
 
+static void test_rejoin(void **state) {
+  recorder r = {0};
+  cpc_kad *d = new_node(0, &r, NULL);
+  cpc_kad_peer seed;
+  outcome o = {0};
+  uint8_t empty_find_node[] = {0x08, 0x04};
+  (void)state;
+
+  make_peer(1, &seed);
+  assert_int_equal(cpc_kad_bootstrap(d, &seed, 1, T0, on_done, &o, NULL), 0);
+  assert_int_equal(r.n, 1);
+  assert_int_equal(r.s[0].m.type, CPC_KAD_FIND_NODE);
+  assert_memory_equal(r.s[0].m.key, d->self.bytes, d->self.len);
+  assert_int_equal(
+      cpc_kad_on_response(d, r.s[0].req_id, empty_find_node, 2, T0 + 1), 0);
+  assert_int_equal(o.done, 1);
+  assert_int_equal(o.rc, 0);
+  assert_int_equal(cpc_kad_table_size(d), 1); /* the seed answered */
+  rec_reset(&r);
+  /* The seed goes away; the next tick joins through it again, once. */
+  assert_int_equal(cpc_kad_remove_peer(d, &seed.id), 0);
+  assert_int_equal(cpc_kad_table_size(d), 0);
+  assert_true(cpc_kad_next_wakeup(d) <= T0 + 2);
+  assert_int_equal(cpc_kad_tick(d, T0 + 2), 0);
+  assert_int_equal(r.n, 1);
+  assert_int_equal(r.s[0].m.type, CPC_KAD_FIND_NODE);
+  assert_true(cpc_peer_id_equal(&r.s[0].to, &seed.id));
+  assert_int_equal(cpc_kad_tick(d, T0 + 3), 0);
+  assert_int_equal(r.n, 1);
+  /* It fails; a minute later the next attempt. */
+  assert_int_equal(cpc_kad_on_failure(d, r.s[0].req_id, CPC_ECLOSED, T0 + 4),
+                   0);
+  assert_int_equal(cpc_kad_tick(d, T0 + 5), 0);
+  assert_int_equal(r.n, 1);
+  assert_int_equal(cpc_kad_tick(d, T0 + 2 + 60000), 0);
+  assert_int_equal(r.n, 2);
+  cpc_kad_peer_clear(&seed);
+  cpc_kad_free(d);
+  rec_reset(&r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_message_js_vectors),
@@ -1497,6 +1551,7 @@ int main(void) {
       cmocka_unit_test(test_put_get_server),
       cmocka_unit_test(test_add_provider_rules),
       cmocka_unit_test(test_lookup_errors),
+      cmocka_unit_test(test_rejoin),
       cmocka_unit_test(test_sim_republish_expiry),
       cmocka_unit_test(test_sim_values),
       cmocka_unit_test(test_sim_swarm),
