@@ -962,8 +962,9 @@ static int sim_send(void *ctx, uint64_t req_id, const cpc_kad_peer *to,
   return 0;
 }
 
-/* Bucket refresh interval of new simulated nodes (0: the default). */
+/* Bucket refresh interval and k of new simulated nodes (0: defaults). */
 static uint64_t sim_refresh_ms;
+static size_t sim_k;
 
 static void sim_init(sim *s, unsigned count, unsigned clients) {
   cpc_kad_config cfg;
@@ -982,6 +983,8 @@ static void sim_init(sim *s, unsigned count, unsigned clients) {
     cfg.rng_seed = i + 1;
     if (sim_refresh_ms)
       cfg.refresh_ms = sim_refresh_ms;
+    if (sim_k)
+      cfg.k = sim_k;
     make_peer(i, &n->info);
     assert_int_equal(cpc_kad_new(&n->info.id, &cfg, &t, s->now, &n->d), 0);
     make_addr(i, &ma);
@@ -1127,6 +1130,57 @@ static void sim_bootstrap(sim *s) {
 static unsigned env_uint(const char *name, unsigned def) {
   const char *v = getenv(name);
   return v && *v ? (unsigned)strtoul(v, NULL, 10) : def;
+}
+
+/* With k = 4 tables are sparse and records sit on 4 peers only: lookups
+ * must walk several hops. */
+static void test_sim_small_k(void **state) {
+  static sim s;
+  unsigned N = 200, R = 10;
+  double sum = 0;
+  unsigned max = 0, lookups = 0;
+  outcome *o = calloc(N, sizeof *o);
+  (void)state;
+
+  assert_non_null(o);
+  sim_k = 4;
+  sim_init(&s, N, 0);
+  sim_k = 0;
+  sim_bootstrap(&s);
+  for (unsigned r = 0; r < R; r++) {
+    outcome po = {0};
+    unsigned pub = (r * 31 + 11) % N;
+    uint8_t mh[34];
+    content_mh(1000 + r, mh);
+    assert_int_equal(
+        cpc_kad_provide(s.n[pub].d, mh, 34, s.now, on_done, &po, NULL), 0);
+    sim_run(&s);
+    assert_int_equal(po.rc, 0);
+    assert_int_equal(po.stored, 4);
+    memset(o, 0, N * sizeof *o);
+    for (unsigned j = 0; j < N; j++)
+      if (j != pub)
+        assert_int_equal(cpc_kad_find_providers(s.n[j].d, mh, 34, 1, s.now,
+                                                on_done, &o[j], NULL),
+                         0);
+    sim_run(&s);
+    for (unsigned j = 0; j < N; j++) {
+      if (j == pub)
+        continue;
+      assert_int_equal(o[j].done, 1);
+      assert_int_equal(o[j].rc, 0);
+      sum += o[j].st.hops;
+      if (o[j].st.hops > max)
+        max = o[j].st.hops;
+      lookups++;
+    }
+  }
+  print_message("kad sim k=4: %u nodes, %u lookups: hops mean %.2f max %u\n", N,
+                lookups, sum / lookups, max);
+  assert_true(sum / lookups > 1.0); /* it did route */
+  assert_true(sum / lookups <= 9.6);
+  free(o);
+  sim_free(&s);
 }
 
 static void test_sim_swarm(void **state) {
@@ -1554,6 +1608,7 @@ int main(void) {
       cmocka_unit_test(test_rejoin),
       cmocka_unit_test(test_sim_republish_expiry),
       cmocka_unit_test(test_sim_values),
+      cmocka_unit_test(test_sim_small_k),
       cmocka_unit_test(test_sim_swarm),
   };
   const char *filter = getenv("CPC_TEST_FILTER"); /* e.g. "test_sim_*" */
