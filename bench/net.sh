@@ -57,25 +57,28 @@ start() {
   [[ -n $addr ]] || { echo "$name printed no address" >&2; exit 1; }
 }
 
-# Best mb_per_s of $runs runs of "$@" (each prints a JSON summary).
-best_of() {
-  local best=0 r v
-  for _ in $(seq "$runs"); do
-    v=$("$@" | jq -r .mb_per_s)
-    best=$(awk -v a="$best" -v b="$v" 'BEGIN { print (b > a ? b : a) }')
-  done
-  echo "$best"
-}
+max() { awk -v a="$1" -v b="$2" 'BEGIN { print (b > a ? b : a) }'; }
+# CPU seconds (user + system) a process has used so far.
+cpu_s() { awk '{ printf "%.2f", ($14 + $15) / 100 }' "/proc/$1/stat"; }
 
 start cpc_listen "$build/cpc" net listen /ip4/127.0.0.1/tcp/0 --idle-timeout 0
 c_addr=$addr c_pid=$pid
-c=$(best_of "$build/cpc" net send "$c_addr" --bytes $((mib << 20)))
-kill -TERM "$c_pid"
-
 start js_serve node_run bench/net_js.mjs serve
-js_pid=$pid
-js=$(best_of node_run bench/net_js.mjs send "$addr" $((js_mib << 20)))
-kill -TERM "$js_pid"
+js_addr=$addr js_pid=$pid
+
+# C and js runs alternate, so that both see the same load on the machine;
+# the best of $runs counts. CPU time of the C sender and listener too.
+c=0 js=0 c_send_cpu=0
+c_recv0=$(cpu_s "$c_pid")
+for _ in $(seq "$runs"); do
+  out=$( { TIMEFORMAT='%U %S'; time "$build/cpc" net send "$c_addr" --bytes $((mib << 20)); } 2>&1 )
+  c=$(max "$c" "$(echo "$out" | head -1 | jq -r .mb_per_s)")
+  c_send_cpu=$(echo "$out" | tail -1 | awk -v t="$c_send_cpu" '{ print t + $1 + $2 }')
+  v=$(node_run bench/net_js.mjs send "$js_addr" $((js_mib << 20)) | jq -r .mb_per_s)
+  js=$(max "$js" "$v")
+done
+c_recv_cpu=$(awk -v a="$c_recv0" -v b="$(cpu_s "$c_pid")" 'BEGIN { print b - a }')
+kill -TERM "$c_pid" "$js_pid"
 
 port=$((20000 + RANDOM % 20000))
 iperf3 -s -1 -B 127.0.0.1 -p "$port" >/dev/null 2>&1 &
@@ -88,10 +91,14 @@ chacha=$("$tmp/net_chacha" | awk '{ print $2 }')
 
 js_note=""
 [[ $js_mib != "$mib" ]] && js_note=" (js: ${js_mib} MiB)"
-awk -v c="$c" -v js="$js" -v ip="$ip" -v ch="$chacha" -v mib="$mib" -v runs="$runs" -v note="$js_note" 'BEGIN {
+awk -v c="$c" -v js="$js" -v ip="$ip" -v ch="$chacha" -v mib="$mib" -v runs="$runs" -v note="$js_note" \
+  -v scpu="$c_send_cpu" -v rcpu="$c_recv_cpu" 'BEGIN {
   printf "net 1 stream: C->C %.0f MB/s, js->js %.0f MB/s (ratio %.2f, target >= 3), iperf3 %.0f MB/s, chacha20poly1305 one core %.0f MB/s (C->C / that = %.2f, target >= 0.5)\n",
     c, js, c / js, ip, ch, c / ch
   printf "  (%d MiB one stream, best of %d%s; C->C / iperf3 = %.2f)\n", mib, runs, note, c / ip
+  gib = mib * runs / 1024
+  printf "  C->C CPU per GiB: sender %.2f s, listener %.2f s (ChaCha20-Poly1305 alone: %.2f s)\n",
+    scpu / gib, rcpu / gib, 1073.741824 / ch
 }'
 
 # --- memory per idle connection --------------------------------------------
