@@ -31,7 +31,8 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-node_run() { node --import ./tests/interop/polyfill.mjs "$@"; }
+# exec: in the background the pid of the subshell is then the pid of node
+node_run() { exec node --import ./tests/interop/polyfill.mjs "$@"; }
 
 libs=$(pkg-config --libs libsodium libzstd libprotobuf-c jansson libsecp256k1 libuv)
 # shellcheck disable=SC2086
