@@ -18,6 +18,7 @@
 #include "cpc/keys.h"
 #include "cpc/net.h"
 #include "cpc/peer_id.h"
+#include "net_sink.h"
 
 #define CMD "net"
 
@@ -29,12 +30,15 @@ static void usage(FILE *out) {
       "       cpc net identify MULTIADDR [OPTIONS]\n"
       "       cpc net echo MULTIADDR [--streams N] [--bytes B] [--reset]\n"
       "                    [OPTIONS]\n"
+      "       cpc net send MULTIADDR [--bytes B] [OPTIONS]\n"
       "\n"
       "A libp2p peer over TCP (multistream-select, Noise, Yamux).\n"
       "  listen    listen on each MULTIADDR (default /ip4/0.0.0.0/tcp/0),\n"
       "            print the full addresses (.../p2p/<id>) one per line,\n"
       "            serve identify, ping and /cpc/echo/1.0.0 until SIGINT or\n"
-      "            SIGTERM. --key FILE: a libp2p PrivateKey protobuf (cpc key\n"
+      "            SIGTERM; also /cpc/sink/1.0.0 (benchmarks: it drops what\n"
+      "            the dialer sends and, at the dialer's half-close, answers\n"
+      "            the byte count as 8 bytes big-endian). --key FILE: a libp2p PrivateKey protobuf (cpc key\n"
       "            new); without it a fresh Ed25519 key is used\n"
       "  ping      ping the peer COUNT times (default 1); one round trip per\n"
       "            line, e.g. \"0.213 ms\"\n"
@@ -43,6 +47,9 @@ static void usage(FILE *out) {
       "            random bytes (default 1048576) on each, check the echo;\n"
       "            prints a JSON summary. --reset: send half, and reset each\n"
       "            stream as soon as its echo starts coming back\n"
+      "  send      send B bytes (default 1048576) on one /cpc/sink/1.0.0\n"
+      "            stream, check the count the peer answers; prints a JSON\n"
+      "            summary with the throughput (a benchmark: bench/net.sh)\n"
       "OPTIONS: --key FILE, --timeout MS (dial, handshake and each\n"
       "  exchange; default 10000), --idle-timeout MS (listen; default\n"
       "  60000, 0: never), --agent TEXT\n"
@@ -107,7 +114,7 @@ static int parse(int argc, char **argv, struct opts *o) {
         goto bad_value;
       o->streams = (long)v;
     } else if (strcmp(a, "--bytes") == 0 && more) {
-      if (parse_u64(argv[++i], &v) || v > (1ull << 32))
+      if (parse_u64(argv[++i], &v) || v > (1ull << 40))
         goto bad_value;
       o->bytes = (size_t)v;
     } else if (strcmp(a, "--reset") == 0) {
@@ -167,6 +174,10 @@ struct app {
   long echo_left;
   uint64_t t0;
   size_t echo_bad;
+  /* send */
+  uint8_t *pattern;
+  uint64_t sent, reply_len;
+  uint8_t reply[CPC_APP_SINK_REPLY_LEN];
   uv_signal_t sigint, sigterm;
   uv_timer_t linger;
   int signals, loop_open;
@@ -288,6 +299,11 @@ static int cmd_listen(struct app *a) {
   uv_signal_start(&a->sigint, on_signal, SIGINT);
   uv_signal_start(&a->sigterm, on_signal, SIGTERM);
   a->signals = 1;
+  if ((rc = cpc_app_sink_register(a->net)) != 0) {
+    cpc_fail(CMD, "cannot serve %s: %s", CPC_APP_SINK_PROTOCOL,
+             cpc_strerror(rc));
+    finish(a, 1);
+  }
   return run_loop(a);
 }
 
@@ -619,6 +635,11 @@ static int cmd_echo(struct app *a) {
   int rc;
   if ((rc = parse_target(a, "echo")) != 0)
     return rc;
+  if (a->o.bytes > (1ull << 32)) {
+    fprintf(stderr, "cpc net echo: --bytes is at most 4294967296 (the data "
+                    "is kept in memory); use cpc net send for more\n");
+    return 2;
+  }
   a->echo = calloc((size_t)a->o.streams, sizeof *a->echo);
   data = malloc(a->o.bytes ? a->o.bytes : 1);
   if (!a->echo || !data) {
@@ -635,6 +656,124 @@ static int cmd_echo(struct app *a) {
   }
   free(data);
   free(a->echo);
+  return rc;
+}
+
+/* send: one /cpc/sink/1.0.0 stream */
+#define SEND_PATTERN (1u << 20)
+#define SEND_PIECE (256u * 1024u)
+
+static void send_pump(cpc_net_stream *s, struct app *a) {
+  while (a->sent < a->o.bytes) {
+    uint64_t off = a->sent % SEND_PATTERN, left = a->o.bytes - a->sent;
+    size_t n = SEND_PIECE;
+    int rc;
+    if (n > left)
+      n = (size_t)left;
+    if (n > SEND_PATTERN - off)
+      n = (size_t)(SEND_PATTERN - off);
+    rc = cpc_net_stream_write(s, a->pattern + off, n);
+    if (rc == CPC_EAGAIN)
+      return;
+    if (rc != 0) {
+      cpc_net_stream_reset(s);
+      fail_with(a, "send to", rc);
+      return;
+    }
+    a->sent += n;
+  }
+  cpc_net_stream_close_write(s);
+}
+
+static void send_open(cpc_net_stream *s, void *ud) {
+  send_pump(s, ud);
+}
+
+static void send_writable(cpc_net_stream *s, void *ud) {
+  send_pump(s, ud);
+}
+
+static void send_data(cpc_net_stream *s, const uint8_t *d, size_t n,
+                      void *ud) {
+  struct app *a = ud;
+  if (n > sizeof a->reply - a->reply_len) {
+    cpc_net_stream_reset(s);
+    fprintf(stderr, "cpc net: send to %s: the peer answered more than a "
+                    "byte count\n", a->target_text);
+    finish(a, 1);
+    return;
+  }
+  memcpy(a->reply + a->reply_len, d, n);
+  a->reply_len += n;
+}
+
+static void send_close(cpc_net_stream *s, int status, void *ud) {
+  struct app *a = ud;
+  double secs = (double)(uv_hrtime() - a->t0) / 1e9;
+  uint64_t got;
+  (void)s;
+  if (a->done)
+    return;
+  if (status != 0) {
+    fail_with(a, "send to", status);
+    return;
+  }
+  got = a->reply_len == sizeof a->reply
+            ? cpc_app_sink_reply_decode(a->reply)
+            : 0;
+  if (a->reply_len != sizeof a->reply || got != a->o.bytes) {
+    fprintf(stderr,
+            "cpc net: send to %s: the peer counted %llu bytes, not %llu\n",
+            a->target_text, (unsigned long long)got,
+            (unsigned long long)a->o.bytes);
+    finish(a, 1);
+    return;
+  }
+  printf("{\"bytes\": %llu, \"seconds\": %.3f, \"mib_per_s\": %.1f, "
+         "\"mb_per_s\": %.1f}\n",
+         (unsigned long long)a->o.bytes, secs,
+         (double)a->o.bytes / 1048576.0 / secs,
+         (double)a->o.bytes / 1e6 / secs);
+  fflush(stdout);
+  finish(a, 0);
+}
+
+static const cpc_net_stream_callbacks send_cbs = {
+    .on_open = send_open,
+    .on_data = send_data,
+    .on_writable = send_writable,
+    .on_close = send_close,
+};
+
+static void on_dial_send(cpc_net *net, int status, cpc_net_conn *c, void *ud) {
+  struct app *a = ud;
+  cpc_net_stream *s;
+  int rc;
+  (void)net;
+  if (status != 0) {
+    fail_with(a, "cannot connect to", status);
+    return;
+  }
+  a->conn = c;
+  a->t0 = uv_hrtime();
+  rc = cpc_net_stream_open(c, CPC_APP_SINK_PROTOCOL, &send_cbs, a, &s);
+  if (rc != 0)
+    fail_with(a, "cannot open a stream to", rc);
+}
+
+static int cmd_send(struct app *a) {
+  static const cpc_net_events ev = {.on_conn_close = on_conn_close};
+  int rc;
+  if ((rc = parse_target(a, "send")) != 0)
+    return rc;
+  if (!(a->pattern = malloc(SEND_PATTERN)))
+    return cpc_fail(CMD, "out of memory");
+  randombytes_buf(a->pattern, SEND_PATTERN);
+  if ((rc = start_host(a, &ev, 0)) == 0) {
+    dial_target(a, on_dial_send);
+    rc = run_loop(a);
+  }
+  free(a->pattern);
   return rc;
 }
 
@@ -667,6 +806,8 @@ int cpc_cmd_net(int argc, char **argv) {
     rc = cmd_identify(a);
   else if (strcmp(argv[1], "echo") == 0)
     rc = cmd_echo(a);
+  else if (strcmp(argv[1], "send") == 0)
+    rc = cmd_send(a);
   else {
     fprintf(stderr, "cpc net: unknown subcommand '%s'\n", argv[1]);
     usage(stderr);

@@ -166,6 +166,11 @@ void cpc_yamux_output_done(cpc_yamux *y, size_t n);
  * count. Same callbacks as cpc_yamux_output_done. */
 size_t cpc_yamux_take_output(cpc_yamux *y, uint8_t *buf, size_t cap);
 
+/* Release the output buffer if no output is queued (the buffer is kept
+ * between writes, so a busy session does not reallocate it; call this
+ * when the session is idle). Later output allocates again. */
+void cpc_yamux_trim(cpc_yamux *y);
+
 /*
  * Open an outbound stream (a WindowUpdate with SYN is queued). It may be
  * written at once (256 KiB before the peer answers). *id gets its id.

@@ -14,13 +14,55 @@
 static const char *const SECURITY[] = {CPC_NOISE_PROTOCOL_ID};
 static const char *const MUXERS[] = {CPC_YAMUX_PROTOCOL_ID};
 
-/* One socket write: the request and a copy of the bytes. */
-struct wreq {
+/* One socket write: the request and a copy of the bytes. Buffers of
+ * CPC__NET_WBUF_CAP bytes come from and go back to the host's pool. */
+struct cpc__wreq {
   uv_write_t req;
   cpc_net_conn *conn;
-  size_t len;
+  struct cpc__wreq *next_free;
+  size_t len, cap;
   uint8_t data[];
 };
+
+static struct cpc__wreq *wreq_new(cpc_net *net, size_t cap) {
+  struct cpc__wreq *w;
+  if (cap <= CPC__NET_WBUF_CAP && cap > CPC__NET_WBUF_CAP / 2) {
+    net->wpool_used = 1;
+    if ((w = net->wpool) != NULL) {
+      net->wpool = w->next_free;
+      net->n_wpool--;
+      return w;
+    }
+    cap = CPC__NET_WBUF_CAP;
+  }
+  w = malloc(sizeof *w + cap);
+  if (w)
+    w->cap = cap;
+  return w;
+}
+
+static void wreq_free(cpc_net *net, struct cpc__wreq *w) {
+  if (w->cap == CPC__NET_WBUF_CAP && net->n_wpool < CPC__NET_WPOOL_MAX) {
+    w->next_free = net->wpool;
+    net->wpool = w;
+    net->n_wpool++;
+    return;
+  }
+  free(w);
+}
+
+void cpc__conn_wpool_trim(cpc_net *net, int all) {
+  if (!all && net->wpool_used) {
+    net->wpool_used = 0;
+    return;
+  }
+  while (net->wpool) {
+    struct cpc__wreq *w = net->wpool;
+    net->wpool = w->next_free;
+    free(w);
+  }
+  net->n_wpool = 0;
+}
 
 static void close_cb(uv_handle_t *h);
 
@@ -62,10 +104,10 @@ void cpc__conn_fail(cpc_net_conn *c, int reason) {
 }
 
 static void write_cb(uv_write_t *req, int status) {
-  struct wreq *w = CPC__CONTAINER(req, struct wreq, req);
+  struct cpc__wreq *w = CPC__CONTAINER(req, struct cpc__wreq, req);
   cpc_net_conn *c = w->conn;
   c->inflight -= w->len;
-  free(w);
+  wreq_free(c->net, w);
   if (status < 0) {
     cpc__conn_fail(c, CPC_EIO);
     return;
@@ -74,17 +116,17 @@ static void write_cb(uv_write_t *req, int status) {
     cpc__conn_mark_dirty(c);
 }
 
-static int submit(cpc_net_conn *c, struct wreq *w) {
+static int submit(cpc_net_conn *c, struct cpc__wreq *w) {
   uv_buf_t buf = uv_buf_init((char *)w->data, (unsigned)w->len);
   int rc;
   if (c->inflight + w->len > c->net->lim.max_conn_output) {
-    free(w);
+    wreq_free(c->net, w);
     return CPC_ENOSPC; /* the peer is not reading */
   }
   w->conn = c;
   rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, write_cb);
   if (rc != 0) {
-    free(w);
+    wreq_free(c->net, w);
     return CPC_EIO;
   }
   c->inflight += w->len;
@@ -93,10 +135,10 @@ static int submit(cpc_net_conn *c, struct wreq *w) {
 
 /* Write a copy of data[0..len) as it is (before Noise is up). */
 static int write_raw(cpc_net_conn *c, const uint8_t *data, size_t len) {
-  struct wreq *w;
+  struct cpc__wreq *w;
   if (uv_is_closing((uv_handle_t *)&c->tcp))
     return CPC_ECLOSED;
-  w = malloc(sizeof *w + len);
+  w = wreq_new(c->net, len);
   if (!w)
     return CPC_ENOMEM;
   w->len = len;
@@ -107,16 +149,16 @@ static int write_raw(cpc_net_conn *c, const uint8_t *data, size_t len) {
 /* Encrypt plain[0..len) into Noise frames and write them. */
 static int write_secure(cpc_net_conn *c, const uint8_t *plain, size_t len) {
   size_t cap = cpc_noise_encrypted_size(len), n = 0;
-  struct wreq *w;
+  struct cpc__wreq *w;
   int rc;
   if (uv_is_closing((uv_handle_t *)&c->tcp))
     return CPC_ECLOSED;
-  w = malloc(sizeof *w + cap);
+  w = wreq_new(c->net, cap);
   if (!w)
     return CPC_ENOMEM;
   rc = cpc_noise_session_encrypt(c->noise, plain, len, w->data, cap, &n);
   if (rc != 0) {
-    free(w);
+    wreq_free(c->net, w);
     return rc;
   }
   w->len = n;
@@ -332,6 +374,10 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
       cpc__conn_fail(c, c->reason);
     return;
   }
+  /* window updates and pongs go out now, not after the rest of the
+   * socket is drained: the sender must not stall on them */
+  if (rc == 0 && c->yamux)
+    rc = conn_flush(c, 0);
   if (rc != 0) {
     cpc__conn_fail(c, rc);
     return;
@@ -442,6 +488,8 @@ void cpc__conn_sweep(cpc_net_conn *c, uint64_t now) {
     if (!s->dead && s->deadline_ms && now >= s->deadline_ms)
       cpc__stream_fail(s, s->deadline_status);
   }
+  if (c->yamux && now - c->t_active >= c->net->sweep_ms)
+    cpc_yamux_trim(c->yamux); /* quiet: give the output buffer back */
   if (!c->closing && lim->idle_timeout_ms && c->n_streams == 0 &&
       now - c->t_active >= lim->idle_timeout_ms) {
     cpc_net_conn_close(c);

@@ -209,6 +209,7 @@ static void sweep_cb(uv_timer_t *t) {
     l = l->next; /* conns are freed in close callbacks only */
     cpc__conn_sweep(c, now);
   }
+  cpc__conn_wpool_trim(net, 0);
 }
 
 /* --- handler table ---------------------------------------------------- */
@@ -313,6 +314,7 @@ static uint64_t min_nonzero(uint64_t a, uint64_t b) {
 }
 
 static void net_free(cpc_net *net) {
+  cpc__conn_wpool_trim(net, 1);
   cpc__proto_table_unref(net->table);
   cpc__peers_free(&net->peers);
   cpc_privkey_wipe(&net->key);

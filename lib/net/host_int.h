@@ -29,12 +29,19 @@
 #include "cpc/noise.h"
 #include "cpc/yamux.h"
 
-/* One shared read buffer per host: reads are processed synchronously. */
-#define CPC__NET_READ_BUF (64u * 1024u)
+/* One shared read buffer per host: reads are processed synchronously.
+ * Several Noise frames (65537 bytes each) per read, so that few frames are
+ * split across reads (a split frame is copied aside). */
+#define CPC__NET_READ_BUF (256u * 1024u)
 /* Socket bytes queued before the settle pass stops encrypting more. */
 #define CPC__NET_INFLIGHT (512u * 1024u)
 /* Plaintext per socket write (a few whole Noise frames). */
 #define CPC__NET_WRITE_CHUNK (4u * CPC_NOISE_MAX_PLAINTEXT)
+/* Socket write buffers of a whole chunk are reused (a pool per host, at
+ * most this many kept, released by the sweep once unused). */
+#define CPC__NET_WBUF_CAP                                                      \
+  (4u * (CPC_NOISE_MAX_PLAINTEXT + CPC_NOISE_FRAME_OVERHEAD))
+#define CPC__NET_WPOOL_MAX 8
 /* A released stream whose peer never closes is reset after this. */
 #define CPC__NET_LINGER_MS 10000u
 /* A graceful connection close that does not finish is forced after this. */
@@ -168,6 +175,10 @@ struct cpc_net {
   cpc_net_close_cb close_cb;
   void *close_ud;
 
+  struct cpc__wreq *wpool; /* free chunk-sized write buffers */
+  size_t n_wpool;
+  int wpool_used; /* since the last sweep */
+
   struct cpc__peer_store peers;
   struct cpc__backoff backoff[CPC__NET_BACKOFF_SLOTS];
 
@@ -242,6 +253,9 @@ struct cpc_net_conn {
 /* A connection around an accepted or to-be-connected socket; the uv_tcp_t
  * is initialised and counted as a host handle. */
 int cpc__conn_new(cpc_net *net, int outbound, cpc_net_conn **out);
+/* Free the write buffer pool (all of it, or only when unused since the
+ * last call: the sweep). */
+void cpc__conn_wpool_trim(cpc_net *net, int all);
 /* The TCP socket is connected: start the upgrade. */
 void cpc__conn_start(cpc_net_conn *c);
 /* Fail c with reason (a CPC_E* code): close at once. */

@@ -11,7 +11,6 @@
 #include "net/yamux_int.h"
 
 #define OUT_INITIAL 4096
-#define OUT_KEEP (64u * 1024u) /* keep this much buffer when idle */
 
 void cpc_yamux_config_default(cpc_yamux_config *c, int is_client) {
   memset(c, 0, sizeof *c);
@@ -179,19 +178,21 @@ size_t cpc_yamux_output(cpc_yamux *y, const uint8_t **data) {
 void cpc_yamux_output_done(cpc_yamux *y, size_t n) {
   size_t pending = y->out_len - y->out_off;
   y->out_off += n < pending ? n : pending;
-  if (y->out_off == y->out_len) {
-    y->out_off = y->out_len = 0;
-    if (y->out_cap > OUT_KEEP) {
-      free(y->out);
-      y->out = NULL;
-      y->out_cap = 0;
-    }
-  }
+  if (y->out_off == y->out_len)
+    y->out_off = y->out_len = 0; /* the buffer stays: cpc_yamux_trim */
   if (y->output_blocked && !y->error &&
       cpc__yamux_pending_output(y) < y->cfg.max_output) {
     y->output_blocked = 0;
     cpc__yamux_wake_writers(y);
   }
+}
+
+void cpc_yamux_trim(cpc_yamux *y) {
+  if (y->out_len != y->out_off)
+    return;
+  free(y->out);
+  y->out = NULL;
+  y->out_off = y->out_len = y->out_cap = 0;
 }
 
 size_t cpc_yamux_take_output(cpc_yamux *y, uint8_t *buf, size_t cap) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # cpc net on the command line: usage, exit codes and messages; a listener
-# that prints its address, answers ping/identify/echo and exits 0 on SIGTERM
+# that prints its address, answers ping/identify/echo/sink (cpc net send) and
+# exits 0 on SIGTERM
 # and SIGINT; raw garbage and a slow-loris socket (bash /dev/tcp) leave it
 # healthy.
 set -euo pipefail
@@ -59,6 +60,12 @@ expect_status 0 $cpc net identify "$addr"
 grep -q '"agent_version": "cpc/0.1.0"' "$dir/out" || fail "identify output: $(cat "$dir/out")"
 expect_status 0 $cpc net echo "$addr" --streams 8 --bytes 100000
 grep -q '"failed": 0' "$dir/out" || fail "echo output: $(cat "$dir/out")"
+# the /cpc/sink/1.0.0 benchmark pair (bench/net.sh), zero bytes included
+expect_status 0 $cpc net send "$addr" --bytes 3000001
+grep -q '"bytes": 3000001,' "$dir/out" || fail "send output: $(cat "$dir/out")"
+expect_status 0 $cpc net send "$addr" --bytes 0
+grep -q '"bytes": 0,' "$dir/out" || fail "send output: $(cat "$dir/out")"
+expect_status 2 $cpc net send "$addr" --bytes -1
 
 # the wrong PeerId in the address
 other=$($cpc key new --type ed25519 --out "$dir/k2")

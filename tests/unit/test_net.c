@@ -1,7 +1,8 @@
 /*
  * test_net.c: the host (cpc/net.h) C to C over loopback on one uv loop:
  * dial and upgrade, ping, identify, echo on 100 concurrent streams of 1 MiB
- * each way, half-close, reset both ways, a peer that dies mid-stream,
+ * each way, half-close, reset both ways, a peer that dies mid-stream
+ * (closed, and a child process SIGKILLed while it streams),
  * Ed25519 and secp256k1 identities, IPv6, a wrong expected PeerId,
  * garbage and slow-loris sockets, limits, and the identify codec.
  */
@@ -12,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <sodium.h>
@@ -46,7 +49,7 @@ static void run_ms(uint64_t ms) {
 
 struct host {
   cpc_net *net;
-  int opens, closes, identified, identify_status;
+  int opens, closes, identified, identify_status, close_reason;
   cpc_net_conn *last_open;
   cpc_net_conn *identified_conn;
 };
@@ -61,8 +64,8 @@ static void ev_open(cpc_net *net, cpc_net_conn *c, void *ud) {
 static void ev_close(cpc_net *net, cpc_net_conn *c, int reason, void *ud) {
   struct host *h = ud;
   (void)net;
-  (void)reason;
   h->closes++;
+  h->close_reason = reason;
   if (h->last_open == c)
     h->last_open = NULL;
   if (h->identified_conn == c)
@@ -552,6 +555,102 @@ static void test_peer_dies_mid_stream(void **state) {
   host_stop(&a);
 }
 
+/* The child of test_peer_killed_mid_stream: its own loop and host, one
+ * /test/sink/1.0.0 stream to the parent, written until the process is
+ * killed. No cmocka here: any failure is _exit(1). */
+static uint8_t child_chunk[65536];
+
+static void child_pump(cpc_net_stream *s, void *ud) {
+  (void)ud;
+  while (cpc_net_stream_write(s, child_chunk, sizeof child_chunk) == 0)
+    ;
+}
+
+static void child_close(cpc_net_stream *s, int status, void *ud) {
+  (void)s;
+  (void)status;
+  (void)ud;
+  _exit(1); /* the stream must not end before the kill */
+}
+
+static void child_dialed(cpc_net *net, int status, cpc_net_conn *c, void *ud) {
+  static const cpc_net_stream_callbacks cbs = {.on_open = child_pump,
+                                               .on_writable = child_pump,
+                                               .on_close = child_close};
+  cpc_net_stream *s;
+  (void)net;
+  (void)ud;
+  if (status != 0 ||
+      cpc_net_stream_open(c, "/test/sink/1.0.0", &cbs, NULL, &s) != 0)
+    _exit(1);
+}
+
+static void child_stream_forever(const cpc_multiaddr *to) {
+  uv_loop_t l;
+  cpc_net_builder *b;
+  cpc_net *net;
+  alarm(30); /* never outlive a parent that fails to kill us */
+  memset(child_chunk, 0x5a, sizeof child_chunk);
+  if (uv_loop_init(&l) != 0 || cpc_net_builder_new(&l, &b) != 0 ||
+      cpc_net_builder_with_tcp(b) != 0 || cpc_net_builder_build(b, &net) != 0)
+    _exit(1);
+  cpc_net_builder_free(b);
+  if (cpc_net_dial(net, to, child_dialed, NULL) != 0)
+    _exit(1);
+  uv_run(&l, UV_RUN_DEFAULT);
+  _exit(1);
+}
+
+static void test_peer_killed_mid_stream(void **state) {
+  struct host a, d;
+  cpc_net_conn *c;
+  cpc_net_stream *s;
+  cpc_multiaddr ma;
+  struct sink k = {0}, mine = {0};
+  int wstatus = 0;
+  pid_t pid;
+  (void)state;
+  host_start(&a, "/ip4/127.0.0.1/tcp/0", CPC_KEY_ED25519, NULL);
+  assert_int_equal(cpc_net_handle(a.net, "/test/sink/1.0.0", sink_handler, &k),
+                   0);
+  ma = host_addr(&a);
+  fflush(NULL);
+  pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0)
+    child_stream_forever(&ma); /* does not return */
+  /* the child streams: wait for a few MiB, then kill it mid-stream */
+  for (int i = 0; i < 1000 && k.got < (4u << 20) && !k.closed; i++)
+    run_ms(10);
+  assert_false(k.closed);
+  assert_true(k.got >= (4u << 20));
+  assert_int_equal(a.opens, 1);
+  assert_int_equal(kill(pid, SIGKILL), 0);
+  assert_int_equal(waitpid(pid, &wstatus, 0), pid);
+  assert_true(WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGKILL);
+  /* the stream and the connection end with an error, and are freed */
+  assert_true(run_until(&k.closed, 5000));
+  assert_int_equal(k.status, CPC_ECLOSED);
+  assert_true(run_until(&a.closes, 5000));
+  assert_true(a.close_reason == CPC_ECLOSED || a.close_reason == CPC_EIO);
+  assert_int_equal(cpc_net_conn_count(a.net), 0);
+  /* a still serves a new peer, streams included */
+  host_start(&d, NULL, CPC_KEY_ED25519, NULL);
+  c = dial(&d, &ma);
+  ping_ok(c);
+  memset(&k, 0, sizeof k);
+  assert_int_equal(
+      cpc_net_stream_open(c, "/test/sink/1.0.0", &sink_cbs, &mine, &s), 0);
+  assert_int_equal(cpc_net_stream_write(s, "after", 5), 0);
+  for (int i = 0; i < 500 && k.got < 5; i++)
+    run_ms(10);
+  assert_int_equal(k.got, 5);
+  cpc_net_stream_reset(s);
+  assert_true(run_until(&k.closed, 5000));
+  host_stop(&d);
+  host_stop(&a);
+}
+
 static void test_secp256k1_and_ipv6(void **state) {
   struct host a, b;
   cpc_net_conn *c;
@@ -876,6 +975,7 @@ int main(void) {
       cmocka_unit_test(test_reset),
       cmocka_unit_test(test_echo_100_streams),
       cmocka_unit_test(test_peer_dies_mid_stream),
+      cmocka_unit_test(test_peer_killed_mid_stream),
       cmocka_unit_test(test_secp256k1_and_ipv6),
       cmocka_unit_test(test_wrong_peer_and_backoff),
       cmocka_unit_test(test_bad_input),

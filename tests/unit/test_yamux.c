@@ -393,6 +393,17 @@ static void test_wire_format(void **state) {
   assert_int_equal(cpc_yamux_take_output(c.y, buf, sizeof buf), 16);
   assert_memory_equal(buf, syn, 12);
   assert_int_equal(cpc_yamux_output(c.y, &d), n - 16);
+  /* trim keeps queued output, and releases the buffer once it is sent */
+  cpc_yamux_trim(c.y);
+  assert_int_equal(cpc_yamux_output(c.y, &d), n - 16);
+  assert_memory_equal(d + 11, fin, 12);
+  cpc_yamux_output_done(c.y, n - 16);
+  assert_int_equal(cpc_yamux_output(c.y, &d), 0);
+  cpc_yamux_trim(c.y);
+  assert_int_equal(cpc_yamux_output(c.y, &d), 0);
+  assert_int_equal(cpc_yamux_ping(c.y), 0); /* output works after a trim */
+  assert_int_equal(cpc_yamux_output(c.y, &d), 12);
+  assert_int_equal(d[1], CPC_YAMUX_PING);
   peer_free(&c);
 
   /* a server opens even ids; auto_tune queues a ping at start */
