@@ -71,15 +71,15 @@ extern "C" {
 /* --- caps ---------------------------------------------------------------- */
 
 #define CPC_HTTP_MAX_BODY_DEFAULT (1024u * 1024u)
-#define CPC_HTTP_MAX_TARGET 8192   /* request-target bytes we accept */
-#define CPC_HTTP_MAX_QUERY 4096    /* query string bytes (after '?') */
+#define CPC_HTTP_MAX_TARGET 8192 /* request-target bytes we accept */
+#define CPC_HTTP_MAX_QUERY 4096  /* query string bytes (after '?') */
 #define CPC_HTTP_MAX_QUERY_PARAMS 32
-#define CPC_HTTP_MAX_PATTERN 256   /* route pattern length */
-#define CPC_HTTP_MAX_SEGMENTS 16   /* path segments in a pattern or a path */
-#define CPC_HTTP_MAX_PARAMS 8      /* {params} in one pattern */
+#define CPC_HTTP_MAX_PATTERN 256 /* route pattern length */
+#define CPC_HTTP_MAX_SEGMENTS 16 /* path segments in a pattern or a path */
+#define CPC_HTTP_MAX_PARAMS 8    /* {params} in one pattern */
 #define CPC_HTTP_MAX_PARAM_NAME 32
 #define CPC_HTTP_MAX_ROUTES 256
-#define CPC_HTTP_MAX_METHOD 16     /* method token length, NUL excluded */
+#define CPC_HTTP_MAX_METHOD 16 /* method token length, NUL excluded */
 #define CPC_HTTP_MAX_JSON_DEPTH_DEFAULT 32
 #define CPC_HTTP_MAX_RESPONSE_HEADERS 16
 
@@ -128,8 +128,8 @@ int cpc_http_router_add(cpc_http_router *r, const char *method,
 
 /* The result of cpc_http_router_match(). Owns nothing on the heap. */
 typedef struct cpc_http_match {
-  const char *pattern;          /* borrowed from the router */
-  const char *method;           /* the route's method (borrowed) */
+  const char *pattern; /* borrowed from the router */
+  const char *method;  /* the route's method (borrowed) */
   enum cpc_http_auth_mode auth;
   cpc_http_handler handler;
   void *ctx;
@@ -152,8 +152,7 @@ typedef struct cpc_http_match {
  * parallel.
  */
 int cpc_http_router_match(const cpc_http_router *r, const char *method,
-                          const char *path, size_t path_len,
-                          cpc_http_match *m);
+                          const char *path, size_t path_len, cpc_http_match *m);
 
 /* --- query strings ------------------------------------------------------- */
 
@@ -218,8 +217,7 @@ const char *cpc_http_request_header(const cpc_http_request *req,
                                     const char *name);
 
 /* The body (borrowed; may be NULL when *len is 0). len may be NULL. */
-const uint8_t *cpc_http_request_body(const cpc_http_request *req,
-                                     size_t *len);
+const uint8_t *cpc_http_request_body(const cpc_http_request *req, size_t *len);
 
 /*
  * The body as one JSON object (cpc_http_json_parse with the server's depth
@@ -244,8 +242,7 @@ const cpc_peer_id *cpc_http_request_caller(const cpc_http_request *req);
  * CPC_ENOMEM (then a plain 500 is sent), CPC_EINVAL (status outside
  * 100..599).
  */
-int cpc_http_respond_json(cpc_http_request *req, unsigned status,
-                          json_t *body);
+int cpc_http_respond_json(cpc_http_request *req, unsigned status, json_t *body);
 
 /*
  * Answer status with {"error":{"code":code,"message":<printf of fmt>}}.
@@ -303,9 +300,9 @@ struct cpc_nonce_store {
 
 /* s->ops->check_and_insert(...). */
 int cpc_nonce_store_check_and_insert(cpc_nonce_store *s,
-                                     const cpc_peer_id *peer,
-                                     const char *nonce, size_t nonce_len,
-                                     int64_t expiry, int64_t now);
+                                     const cpc_peer_id *peer, const char *nonce,
+                                     size_t nonce_len, int64_t expiry,
+                                     int64_t now);
 
 /* s->ops->destroy(s). s may be NULL. */
 void cpc_nonce_store_free(cpc_nonce_store *s);
@@ -334,7 +331,7 @@ size_t cpc_nonce_store_memory_count(cpc_nonce_store *s);
 #define CPC_HTTP_AUTH_PREFIX "CPC-REQUEST-V1\n"
 /* Longest signed message: prefix, method, target, hash, timestamp, nonce. */
 #define CPC_HTTP_AUTH_MESSAGE_MAX                                              \
-  (15 + CPC_HTTP_MAX_METHOD + 1 + CPC_HTTP_MAX_TARGET + 1 + 64 + 1 +          \
+  (15 + CPC_HTTP_MAX_METHOD + 1 + CPC_HTTP_MAX_TARGET + 1 + 64 + 1 +           \
    CPC_HTTP_AUTH_TIMESTAMP_MAX + 1 + CPC_HTTP_AUTH_NONCE_MAX)
 
 /* Header names. */
@@ -345,12 +342,12 @@ size_t cpc_nonce_store_memory_count(cpc_nonce_store *s);
 
 /* What a request carries for authentication. All borrowed. */
 typedef struct cpc_http_auth_input {
-  const char *method;     /* NUL-terminated */
-  const char *target;     /* request-target as sent, target_len bytes */
+  const char *method; /* NUL-terminated */
+  const char *target; /* request-target as sent, target_len bytes */
   size_t target_len;
-  const void *body;       /* may be NULL when body_len is 0 */
+  const void *body; /* may be NULL when body_len is 0 */
   size_t body_len;
-  const char *peer_id;    /* the four header values; NULL when absent */
+  const char *peer_id; /* the four header values; NULL when absent */
   const char *timestamp;
   const char *nonce;
   const char *signature;
@@ -371,10 +368,9 @@ typedef struct cpc_http_auth_error {
  * CPC_ETOOBIG (a piece over its cap, or cap short).
  */
 int cpc_http_auth_message(const char *method, const char *target,
-                          size_t target_len,
-                          const uint8_t body_hash[32], const char *timestamp,
-                          const char *nonce, uint8_t *out, size_t cap,
-                          size_t *len);
+                          size_t target_len, const uint8_t body_hash[32],
+                          const char *timestamp, const char *nonce,
+                          uint8_t *out, size_t cap, size_t *len);
 
 /*
  * Verify a signed request against now (unix seconds) with a window of
@@ -427,21 +423,21 @@ typedef void (*cpc_http_request_done_fn)(void *ctx, const char *route_pattern,
                                          double duration_s);
 
 typedef struct cpc_http_config {
-  const char *listen;        /* "127.0.0.1:7700", "[::1]:0", "0.0.0.0:7700",
-                                "[::]:7700" (IPv6 only); port 0: any */
-  unsigned threads;          /* polling/handler threads (default 4) */
-  unsigned max_connections;  /* open connections in all (default 512) */
-  unsigned max_per_ip;       /* per client address; 0: no limit (default 64) */
-  unsigned timeout_s;        /* idle connection timeout (default 30) */
-  unsigned backlog;          /* listen(2) backlog (default 128) */
-  size_t max_body;           /* request body cap (default 1 MiB) */
-  size_t max_header_bytes;   /* per-connection memory for the request line,
-                                headers and I/O (default 32 KiB) */
-  size_t max_json_depth;     /* default CPC_HTTP_MAX_JSON_DEPTH_DEFAULT */
-  unsigned auth_window_s;    /* default CPC_HTTP_AUTH_WINDOW_DEFAULT */
-  cpc_nonce_store *nonces;   /* borrowed; NULL: the server makes an in-memory
-                                store of nonce_cap pairs */
-  size_t nonce_cap;          /* default 262144 */
+  const char *listen;       /* "127.0.0.1:7700", "[::1]:0", "0.0.0.0:7700",
+                               "[::]:7700" (IPv6 only); port 0: any */
+  unsigned threads;         /* polling/handler threads (default 4) */
+  unsigned max_connections; /* open connections in all (default 512) */
+  unsigned max_per_ip;      /* per client address; 0: no limit (default 64) */
+  unsigned timeout_s;       /* idle connection timeout (default 30) */
+  unsigned backlog;         /* listen(2) backlog (default 128) */
+  size_t max_body;          /* request body cap (default 1 MiB) */
+  size_t max_header_bytes;  /* per-connection memory for the request line,
+                               headers and I/O (default 32 KiB) */
+  size_t max_json_depth;    /* default CPC_HTTP_MAX_JSON_DEPTH_DEFAULT */
+  unsigned auth_window_s;   /* default CPC_HTTP_AUTH_WINDOW_DEFAULT */
+  cpc_nonce_store *nonces;  /* borrowed; NULL: the server makes an in-memory
+                               store of nonce_cap pairs */
+  size_t nonce_cap;         /* default 262144 */
   cpc_http_request_done_fn on_request_done; /* may be NULL */
   void *on_request_done_ctx;
 } cpc_http_config;
@@ -459,8 +455,7 @@ typedef struct cpc_http_server cpc_http_server;
  * CPC_ENOMEM, CPC_ESTATE (libmicrohttpd refused to start).
  */
 int cpc_http_server_start(const cpc_http_config *cfg,
-                          const cpc_http_router *router,
-                          cpc_http_server **out);
+                          const cpc_http_router *router, cpc_http_server **out);
 
 /* The port the server listens on (useful after binding port 0). */
 uint16_t cpc_http_server_port(const cpc_http_server *srv);

@@ -77,10 +77,9 @@ static int nonce_syntax(const char *nonce, size_t *len) {
 }
 
 int cpc_http_auth_message(const char *method, const char *target,
-                          size_t target_len,
-                          const uint8_t body_hash[32], const char *timestamp,
-                          const char *nonce, uint8_t *out, size_t cap,
-                          size_t *len) {
+                          size_t target_len, const uint8_t body_hash[32],
+                          const char *timestamp, const char *nonce,
+                          uint8_t *out, size_t cap, size_t *len) {
   size_t mlen, tslen, nlen, total, o = 0;
   int rc;
 

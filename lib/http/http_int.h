@@ -49,11 +49,11 @@ struct cpc__http_header {
 
 /* The answer a handler (or the server) queued for a request. */
 struct cpc__http_response {
-  int set;        /* an answer is queued */
-  int fallback;   /* send the static 500 body (allocation failed) */
+  int set;      /* an answer is queued */
+  int fallback; /* send the static 500 body (allocation failed) */
   unsigned status;
   char *content_type;
-  uint8_t *data;  /* malloc'ed, owned */
+  uint8_t *data; /* malloc'ed, owned */
   size_t len;
   size_t nheaders;
   struct cpc__http_header headers[CPC_HTTP_MAX_RESPONSE_HEADERS];
@@ -74,20 +74,20 @@ struct cpc_http_request {
   const char *metric_method; /* GET ... or "OTHER" */
   char *target;              /* raw request-target, NUL-terminated */
   size_t target_len;
-  size_t path_len;           /* target[0..path_len) is the path */
-  int headers_seen;          /* the first access-handler call happened */
-  int routed;                /* match is valid */
+  size_t path_len;  /* target[0..path_len) is the path */
+  int headers_seen; /* the first access-handler call happened */
+  int routed;       /* match is valid */
   cpc_http_match match;
   cpc_http_query query;
   uint8_t *body;
   size_t body_len;
   size_t body_cap;
-  int too_large;             /* body went over the cap while reading */
-  size_t discarded;          /* body bytes dropped after too_large */
+  int too_large;    /* body went over the cap while reading */
+  size_t discarded; /* body bytes dropped after too_large */
   int has_caller;
   cpc_peer_id caller;
   size_t max_json_depth;
-  struct timespec start;     /* CLOCK_MONOTONIC at the request line */
+  struct timespec start; /* CLOCK_MONOTONIC at the request line */
   struct cpc__http_response resp;
 };
 

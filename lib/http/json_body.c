@@ -81,8 +81,8 @@ int cpc_http_json_parse(const void *body, size_t len, size_t max_depth,
     return CPC_EMALFORMED;
   }
   if (nesting_depth(body, len, max_depth, &at) > max_depth) {
-    set_msg(msg, cap,
-            "JSON nested deeper than %zu levels (at byte %zu)", max_depth, at);
+    set_msg(msg, cap, "JSON nested deeper than %zu levels (at byte %zu)",
+            max_depth, at);
     return CPC_ETOOBIG;
   }
   j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);

@@ -92,17 +92,16 @@ int cpc__http_listen(const char *text, unsigned backlog, int *fd_out,
   ss_len = sizeof ss;
   if (getsockname(fd, (struct sockaddr *)&ss, &ss_len) != 0)
     goto fail;
-  *port_out = ntohs(ss.ss_family == AF_INET6
-                        ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                        : ((struct sockaddr_in *)&ss)->sin_port);
+  *port_out =
+      ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                     : ((struct sockaddr_in *)&ss)->sin_port);
   *is_v6 = ss.ss_family == AF_INET6;
   *fd_out = fd;
   return 0;
-fail:
-  {
-    int saved = errno;
-    close(fd);
-    errno = saved;
-  }
+fail : {
+  int saved = errno;
+  close(fd);
+  errno = saved;
+}
   return CPC_EIO;
 }

@@ -38,8 +38,8 @@ struct mem_store {
   uint8_t key[CPC_BLAKE3_KEY_LEN];
   size_t cap;
   size_t count;
-  size_t nbuckets; /* a power of two */
-  size_t cursor;   /* next bucket the incremental sweep looks at */
+  size_t nbuckets;              /* a power of two */
+  size_t cursor;                /* next bucket the incremental sweep looks at */
   int64_t no_full_sweep_before; /* after a full sweep that freed nothing */
   uint32_t free_head;
   uint32_t *buckets;
@@ -158,8 +158,7 @@ int cpc_nonce_store_memory_new(size_t cap, cpc_nonce_store **out) {
     s->nbuckets <<= 1;
   s->buckets = calloc(s->nbuckets, sizeof *s->buckets);
   s->entries = calloc(cap, sizeof *s->entries);
-  if (!s->buckets || !s->entries ||
-      pthread_mutex_init(&s->mu, NULL) != 0) {
+  if (!s->buckets || !s->entries || pthread_mutex_init(&s->mu, NULL) != 0) {
     free(s->buckets);
     free(s->entries);
     free(s);
@@ -186,9 +185,9 @@ size_t cpc_nonce_store_memory_count(cpc_nonce_store *base) {
 }
 
 int cpc_nonce_store_check_and_insert(cpc_nonce_store *s,
-                                     const cpc_peer_id *peer,
-                                     const char *nonce, size_t nonce_len,
-                                     int64_t expiry, int64_t now) {
+                                     const cpc_peer_id *peer, const char *nonce,
+                                     size_t nonce_len, int64_t expiry,
+                                     int64_t now) {
   if (!s || !s->ops || !s->ops->check_and_insert || !peer || !nonce)
     return CPC_EINVAL;
   return s->ops->check_and_insert(s, peer, nonce, nonce_len, expiry, now);

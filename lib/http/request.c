@@ -53,8 +53,7 @@ const char *cpc_http_request_header(const cpc_http_request *req,
   return req->conn ? cpc__http_conn_header(req->conn, name) : NULL;
 }
 
-const uint8_t *cpc_http_request_body(const cpc_http_request *req,
-                                     size_t *len) {
+const uint8_t *cpc_http_request_body(const cpc_http_request *req, size_t *len) {
   if (len)
     *len = req->body_len;
   return req->body;

@@ -64,8 +64,8 @@ static int method_ok(const char *m) {
 }
 
 static int literal_char_ok(char c) {
-  return c > 0x20 && c < 0x7f && c != '/' && c != '{' && c != '}' &&
-         c != '?' && c != '#' && c != '%';
+  return c > 0x20 && c < 0x7f && c != '/' && c != '{' && c != '}' && c != '?' &&
+         c != '#' && c != '%';
 }
 
 static int name_char_ok(char c, int first) {

@@ -54,7 +54,7 @@ const char *cpc__http_conn_header(struct MHD_Connection *conn,
 }
 
 static const char *metric_method(const char *m) {
-  static const char *const known[] = {"GET", "HEAD", "POST", "PUT",
+  static const char *const known[] = {"GET",   "HEAD",   "POST",   "PUT",
                                       "PATCH", "DELETE", "OPTIONS"};
   for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
     if (strcmp(m, known[i]) == 0)
@@ -74,8 +74,8 @@ static enum MHD_Result send_answer(struct cpc_http_request *req) {
     mr = MHD_create_response_from_buffer(len, (void *)body,
                                          MHD_RESPMEM_PERSISTENT);
   } else {
-    mr = MHD_create_response_from_buffer(r->len, r->data,
-                                         MHD_RESPMEM_MUST_FREE);
+    mr =
+        MHD_create_response_from_buffer(r->len, r->data, MHD_RESPMEM_MUST_FREE);
     if (mr)
       r->data = NULL; /* MHD frees it now */
   }
@@ -85,8 +85,7 @@ static enum MHD_Result send_answer(struct cpc_http_request *req) {
     MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE,
                             "application/json");
   else if (r->content_type)
-    MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE,
-                            r->content_type);
+    MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
   for (size_t i = 0; i < r->nheaders; i++)
     MHD_add_response_header(mr, r->headers[i].name, r->headers[i].value);
   ret = MHD_queue_response(req->conn, r->status, mr);
@@ -113,10 +112,10 @@ static void prepare(const struct cpc_http_server *srv,
     rc = cpc_http_query_parse(q + 1, req->target_len - req->path_len - 1,
                               &req->query);
     if (rc != 0) {
-      cpc_http_respond_error(
-          req, 400, "bad_request", "%s",
-          rc == CPC_ETOOBIG ? "the query string is over its caps"
-                            : "the query string is malformed");
+      cpc_http_respond_error(req, 400, "bad_request", "%s",
+                             rc == CPC_ETOOBIG
+                                 ? "the query string is over its caps"
+                                 : "the query string is malformed");
       return;
     }
   }
@@ -156,8 +155,7 @@ static void prepare(const struct cpc_http_server *srv,
 
 /* 1 if the request announces a body (Content-Length > 0 or chunked). */
 static int expects_body(struct MHD_Connection *conn) {
-  const char *cl =
-      cpc__http_conn_header(conn, MHD_HTTP_HEADER_CONTENT_LENGTH);
+  const char *cl = cpc__http_conn_header(conn, MHD_HTTP_HEADER_CONTENT_LENGTH);
   if (cpc__http_conn_header(conn, MHD_HTTP_HEADER_TRANSFER_ENCODING))
     return 1;
   return cl && strspn(cl, "0") != strlen(cl);
@@ -323,8 +321,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
   return send_answer(req);
 }
 
-static void on_completed(void *cls, struct MHD_Connection *conn,
-                         void **con_cls,
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
   struct cpc_http_server *srv = cls;
   struct cpc_http_request *req = *con_cls;

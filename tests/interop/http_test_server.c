@@ -1,5 +1,6 @@
 /*
- * http_test_server.c: a libcpc REST server for tests/interop/http_auth.test.mjs.
+ * http_test_server.c: a libcpc REST server for
+ * tests/interop/http_auth.test.mjs.
  *
  *   http_test_server [ADDR:PORT] [--window S] [--max-body N]
  *

@@ -80,15 +80,14 @@ static cpc_http_router *make_router(int reversed) {
   assert_int_equal(cpc_http_router_add(r, "GET", "/", CPC_HTTP_AUTH_NONE,
                                        h_dummy, &TAG_ROOT),
                    0);
-  assert_int_equal(cpc_http_router_add(r, "GET", "/healthz",
-                                       CPC_HTTP_AUTH_NONE, h_dummy,
-                                       &TAG_HEALTH),
+  assert_int_equal(cpc_http_router_add(r, "GET", "/healthz", CPC_HTTP_AUTH_NONE,
+                                       h_dummy, &TAG_HEALTH),
                    0);
   return r;
 }
 
-static int match(const cpc_http_router *r, const char *method,
-                 const char *path, cpc_http_match *m) {
+static int match(const cpc_http_router *r, const char *method, const char *path,
+                 cpc_http_match *m) {
   return cpc_http_router_match(r, method, path, strlen(path), m);
 }
 
@@ -111,8 +110,7 @@ static void test_router_match(void **state) {
     assert_string_equal(m.values[0], "16Uiu2abc");
 
     /* decoded parameters; %2F stays inside its segment */
-    assert_int_equal(match(r, "GET", "/v1/users/a%20b/following/c%2Fd", &m),
-                     0);
+    assert_int_equal(match(r, "GET", "/v1/users/a%20b/following/c%2Fd", &m), 0);
     assert_ptr_equal(m.ctx, &TAG_FOLLOW_GET);
     assert_int_equal(m.nparams, 2);
     assert_string_equal(m.names[0], "peer_id");
@@ -147,8 +145,12 @@ static void test_router_match(void **state) {
     assert_string_equal(m.allow, "GET, HEAD");
 
     /* 404: nothing at this path */
-    const char *absent[] = {"/v1/nothing", "/v1/users/", "/v1/users//following/y",
-                            "/v1/users/x/following", "/healthz/", "//",
+    const char *absent[] = {"/v1/nothing",
+                            "/v1/users/",
+                            "/v1/users//following/y",
+                            "/v1/users/x/following",
+                            "/healthz/",
+                            "//",
                             "/v1/users/x/following/y/z"};
     for (size_t i = 0; i < sizeof absent / sizeof absent[0]; i++) {
       assert_int_equal(match(r, "GET", absent[i], &m), CPC_ENOENT);
@@ -179,9 +181,9 @@ static void test_router_add_errors(void **state) {
                    CPC_EINVAL);
   assert_int_equal(cpc_http_router_add(r, "", "/a", 0, h_dummy, &x),
                    CPC_EINVAL);
-  assert_int_equal(cpc_http_router_add(r, "GETGETGETGETGETGE", "/a", 0,
-                                       h_dummy, &x),
-                   CPC_EINVAL);
+  assert_int_equal(
+      cpc_http_router_add(r, "GETGETGETGETGETGE", "/a", 0, h_dummy, &x),
+      CPC_EINVAL);
   assert_int_equal(cpc_http_router_add(r, "GET", "a", 0, h_dummy, &x),
                    CPC_EINVAL);
   assert_int_equal(cpc_http_router_add(r, "GET", "/a/{}", 0, h_dummy, &x),
@@ -202,13 +204,12 @@ static void test_router_add_errors(void **state) {
                                        "/{a}/{b}/{c}/{d}/{e}/{f}/{g}/{h}/{i}",
                                        0, h_dummy, &x),
                    CPC_ETOOBIG);
-  assert_int_equal(
-      cpc_http_router_add(r, "GET", "/{a23456789012345678901234567890123}", 0,
-                          h_dummy, &x),
-      CPC_ETOOBIG);
+  assert_int_equal(cpc_http_router_add(r, "GET",
+                                       "/{a23456789012345678901234567890123}",
+                                       0, h_dummy, &x),
+                   CPC_ETOOBIG);
   /* same shape under other names is a duplicate; another method is not */
-  assert_int_equal(cpc_http_router_add(r, "GET", "/u/{id}", 0, h_dummy, &x),
-                   0);
+  assert_int_equal(cpc_http_router_add(r, "GET", "/u/{id}", 0, h_dummy, &x), 0);
   assert_int_equal(cpc_http_router_add(r, "GET", "/u/{other}", 0, h_dummy, &x),
                    CPC_EEXIST);
   assert_int_equal(cpc_http_router_add(r, "PUT", "/u/{other}", 0, h_dummy, &x),
@@ -231,7 +232,8 @@ static void test_router_add_errors(void **state) {
   cpc_http_router_free(NULL);
 }
 
-/* --- query strings ---------------------------------------------------------- */
+/* --- query strings ----------------------------------------------------------
+ */
 
 static void test_query(void **state) {
   (void)state;
@@ -281,7 +283,8 @@ static void test_query(void **state) {
                    CPC_ETOOBIG);
 }
 
-/* --- strict JSON -------------------------------------------------------------- */
+/* --- strict JSON
+ * -------------------------------------------------------------- */
 
 static int parse(const char *s, json_t **j, char *msg) {
   return cpc_http_json_parse(s, strlen(s), 0, j, msg, 200);
@@ -354,7 +357,8 @@ static void test_json_body(void **state) {
   assert_int_equal(cpc_http_json_parse("[", 1, 0, &j, NULL, 0), CPC_EMALFORMED);
 }
 
-/* --- authentication ------------------------------------------------------------ */
+/* --- authentication
+ * ------------------------------------------------------------ */
 
 static const int64_t NOW = 1750000000;
 
@@ -365,11 +369,10 @@ struct signed_req {
 
 static void sign(const cpc_privkey *k, struct signed_req *s, int64_t ts,
                  const char *nonce) {
-  assert_int_equal(cpc_http_sign_request(k, s->method, s->target,
-                                         strlen(s->target), s->body,
-                                         s->body ? strlen(s->body) : 0, ts,
-                                         nonce, &s->h),
-                   0);
+  assert_int_equal(
+      cpc_http_sign_request(k, s->method, s->target, strlen(s->target), s->body,
+                            s->body ? strlen(s->body) : 0, ts, nonce, &s->h),
+      0);
 }
 
 static cpc_http_auth_input input_of(const struct signed_req *s) {
@@ -403,12 +406,11 @@ static void test_auth_message(void **state) {
   assert_int_equal(len, strlen(expect));
   assert_memory_equal(out, expect, len);
   /* cap short */
-  assert_int_equal(cpc_http_auth_message("POST", "/v1/x", 5, hash,
-                                         "1750000000", "abcdefghijklmnop", out,
-                                         20, &len),
+  assert_int_equal(cpc_http_auth_message("POST", "/v1/x", 5, hash, "1750000000",
+                                         "abcdefghijklmnop", out, 20, &len),
                    CPC_ETOOBIG);
   /* pieces checked */
-  assert_int_equal(cpc_http_auth_message("post", "/", 1, hash, "1", 
+  assert_int_equal(cpc_http_auth_message("post", "/", 1, hash, "1",
                                          "abcdefghijklmnop", out, sizeof out,
                                          &len),
                    CPC_EMALFORMED);
@@ -549,7 +551,8 @@ static void test_auth_verify(void **state) {
   assert_int_equal(cpc_http_auth_verify(&in, NOW, 30, ns, NULL, &err), 0);
 
   /* no body: hash of the empty input; NULL and "" agree */
-  struct signed_req g = {.method = "GET", .target = "/v1/users/x", .body = NULL};
+  struct signed_req g = {
+      .method = "GET", .target = "/v1/users/x", .body = NULL};
   sign(&k, &g, NOW, NULL);
   in = input_of(&g);
   in.body = "";
@@ -587,15 +590,28 @@ static void test_auth_verify(void **state) {
     int field;
     const char *value;
   } bad[] = {
-      {0, NULL},          {1, NULL},          {2, NULL},
-      {3, NULL},          {0, "garbage"},     {0, ""},
-      {1, "0"},           {1, "01750000000"}, {1, "-1750000000"},
-      {1, "+1750000000"}, {1, "17500000000000"}, {1, "1750000000 "},
-      {1, ""},            {2, "short"},       {2, "abcdefghijklmno"},
+      {0, NULL},
+      {1, NULL},
+      {2, NULL},
+      {3, NULL},
+      {0, "garbage"},
+      {0, ""},
+      {1, "0"},
+      {1, "01750000000"},
+      {1, "-1750000000"},
+      {1, "+1750000000"},
+      {1, "17500000000000"},
+      {1, "1750000000 "},
+      {1, ""},
+      {2, "short"},
+      {2, "abcdefghijklmno"},
       {2, "abcdefghijklmnop!"},
       {2, "abcdefghijklmnopabcdefghijklmnopabcdefghijklmnopabcdefghijklmnopa"},
-      {3, ""},            {3, "not base64!"}, {3, "AAAA"},
-      {3, "MEQCIG"},      {3, "MEQ="},
+      {3, ""},
+      {3, "not base64!"},
+      {3, "AAAA"},
+      {3, "MEQCIG"},
+      {3, "MEQ="},
   };
   before = cpc_nonce_store_memory_count(ns);
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -620,18 +636,18 @@ static void test_auth_verify(void **state) {
   assert_int_equal(cpc_http_auth_verify(&in, NOW, 0, ns, NULL, &err), 0);
 
   /* signer errors */
-  assert_int_equal(cpc_http_sign_request(&ed, "GET", "/", 1, NULL, 0, NOW,
-                                         NULL, &s.h),
-                   CPC_EUNSUPPORTED);
-  assert_int_equal(cpc_http_sign_request(&k, "GET", "/", 1, NULL, 0, NOW,
-                                         "bad nonce", &s.h),
-                   CPC_EMALFORMED);
-  assert_int_equal(cpc_http_sign_request(&k, "GET", "/", 1, NULL, 0, 0, NULL,
-                                         &s.h),
-                   CPC_EINVAL);
-  assert_int_equal(cpc_http_sign_request(&k, "get", "/", 1, NULL, 0, NOW, NULL,
-                                         &s.h),
-                   CPC_EMALFORMED);
+  assert_int_equal(
+      cpc_http_sign_request(&ed, "GET", "/", 1, NULL, 0, NOW, NULL, &s.h),
+      CPC_EUNSUPPORTED);
+  assert_int_equal(
+      cpc_http_sign_request(&k, "GET", "/", 1, NULL, 0, NOW, "bad nonce", &s.h),
+      CPC_EMALFORMED);
+  assert_int_equal(
+      cpc_http_sign_request(&k, "GET", "/", 1, NULL, 0, 0, NULL, &s.h),
+      CPC_EINVAL);
+  assert_int_equal(
+      cpc_http_sign_request(&k, "get", "/", 1, NULL, 0, NOW, NULL, &s.h),
+      CPC_EMALFORMED);
   assert_string_equal(s.h.signature, ""); /* nothing half-written */
 
   cpc_nonce_store_free(ns);
@@ -645,10 +661,8 @@ static int failing_check(cpc_nonce_store *s, const cpc_peer_id *p,
                          const char *n, size_t nl, int64_t e, int64_t now) {
   return CPC_EIO;
 }
-static void failing_destroy(cpc_nonce_store *s) {
-}
-static const cpc_nonce_store_ops failing_ops = {failing_check,
-                                                failing_destroy};
+static void failing_destroy(cpc_nonce_store *s) {}
+static const cpc_nonce_store_ops failing_ops = {failing_check, failing_destroy};
 
 static void test_nonce_store(void **state) {
   (void)state;
@@ -668,9 +682,9 @@ static void test_nonce_store(void **state) {
   assert_int_equal(cpc_nonce_store_memory_new(4, &ns), 0);
   for (int i = 0; i < 4; i++) {
     snprintf(nonce, sizeof nonce, "nonce-%010d", i);
-    assert_int_equal(cpc_nonce_store_check_and_insert(ns, &a, nonce, 16,
-                                                      NOW + 10 + i, NOW),
-                     0);
+    assert_int_equal(
+        cpc_nonce_store_check_and_insert(ns, &a, nonce, 16, NOW + 10 + i, NOW),
+        0);
   }
   assert_int_equal(cpc_nonce_store_memory_count(ns), 4);
   /* full of live entries: refused, fail closed */
@@ -706,8 +720,8 @@ static void test_nonce_store(void **state) {
     for (int i = 0; i < 1000; i++) {
       snprintf(nonce, sizeof nonce, "r%d-nonce-%010d", round, i);
       assert_int_equal(cpc_nonce_store_check_and_insert(
-                           ns, &a, nonce, strlen(nonce),
-                           NOW + round * 100 + 50, NOW + round * 100),
+                           ns, &a, nonce, strlen(nonce), NOW + round * 100 + 50,
+                           NOW + round * 100),
                        0);
     }
   }
@@ -746,8 +760,8 @@ static void *race_thread(void *arg) {
   char nonce[32];
   for (int i = 0; i < 2000; i++) {
     snprintf(nonce, sizeof nonce, "race-nonce-%08d", i);
-    if (cpc_nonce_store_check_and_insert(r->ns, &r->peer, nonce,
-                                         strlen(nonce), NOW + 100, NOW) == 0)
+    if (cpc_nonce_store_check_and_insert(r->ns, &r->peer, nonce, strlen(nonce),
+                                         NOW + 100, NOW) == 0)
       __atomic_add_fetch(&r->accepted, 1, __ATOMIC_RELAXED);
   }
   return NULL;
@@ -772,7 +786,8 @@ static void test_nonce_store_threads(void **state) {
   cpc_nonce_store_free(r.ns);
 }
 
-/* --- a real server --------------------------------------------------------------- */
+/* --- a real server
+ * --------------------------------------------------------------- */
 
 struct done_stats {
   pthread_mutex_t mu;
@@ -830,10 +845,10 @@ static int h_echo(cpc_http_request *req, void *ctx) {
   cpc_http_request_body(req, &len);
   if (caller)
     cpc_peer_id_format(caller, id, sizeof id);
-  return cpc_http_respond_json(
-      req, 200,
-      json_pack("{s:s,s:I}", "peer_id", caller ? id : "", "len",
-                (json_int_t)len));
+  return cpc_http_respond_json(req, 200,
+                               json_pack("{s:s,s:I}", "peer_id",
+                                         caller ? id : "", "len",
+                                         (json_int_t)len));
 }
 
 static int h_fail(cpc_http_request *req, void *ctx) {
@@ -844,8 +859,7 @@ static int h_fail(cpc_http_request *req, void *ctx) {
 static int h_text(cpc_http_request *req, void *ctx) {
   cpc_http_respond(req, 200, "text/plain; charset=utf-8", "hello\n", 6);
   /* a second answer is refused */
-  assert_int_equal(cpc_http_respond_json(req, 500, json_object()),
-                   CPC_ESTATE);
+  assert_int_equal(cpc_http_respond_json(req, 500, json_object()), CPC_ESTATE);
   assert_int_equal(cpc_http_response_header(req, "X-Late", "1"), CPC_ESTATE);
   return 0;
 }
@@ -864,16 +878,14 @@ static int setup_server(void **state) {
   assert_int_equal(cpc_http_router_add(f->router, "GET", "/v1/ping",
                                        CPC_HTTP_AUTH_NONE, h_ping, NULL),
                    0);
-  assert_int_equal(
-      cpc_http_router_add(f->router, "GET",
-                          "/v1/users/{peer_id}/following/{other}",
-                          CPC_HTTP_AUTH_NONE, h_follow, NULL),
-      0);
-  assert_int_equal(
-      cpc_http_router_add(f->router, "DELETE",
-                          "/v1/users/{peer_id}/following/{other}",
-                          CPC_HTTP_AUTH_REQUIRED, h_follow, NULL),
-      0);
+  assert_int_equal(cpc_http_router_add(f->router, "GET",
+                                       "/v1/users/{peer_id}/following/{other}",
+                                       CPC_HTTP_AUTH_NONE, h_follow, NULL),
+                   0);
+  assert_int_equal(cpc_http_router_add(f->router, "DELETE",
+                                       "/v1/users/{peer_id}/following/{other}",
+                                       CPC_HTTP_AUTH_REQUIRED, h_follow, NULL),
+                   0);
   assert_int_equal(cpc_http_router_add(f->router, "POST", "/v1/json",
                                        CPC_HTTP_AUTH_NONE, h_json, NULL),
                    0);
@@ -1074,10 +1086,8 @@ static void test_server_basic(void **state) {
   assert_int_equal(r.status, 200);
   assert_string_equal(json_string_value(json_object_get(r.json, "peer_id")),
                       "a b");
-  assert_string_equal(json_string_value(json_object_get(r.json, "other")),
-                      "c");
-  assert_string_equal(json_string_value(json_object_get(r.json, "limit")),
-                      "5");
+  assert_string_equal(json_string_value(json_object_get(r.json, "other")), "c");
+  assert_string_equal(json_string_value(json_object_get(r.json, "limit")), "5");
   assert_string_equal(json_string_value(json_object_get(r.json, "target")),
                       "/v1/users/a%20b/following/c?limit=5&x=%41");
   assert_string_equal(json_string_value(json_object_get(r.json, "route")),
@@ -1089,8 +1099,7 @@ static void test_server_basic(void **state) {
   request_str(f->port, "GET /v1/nope HTTP/1.1\r\nHost: x\r\n\r\n", &r);
   assert_int_equal(r.status, 404);
   assert_string_equal(error_code(&r), "not_found");
-  assert_non_null(json_object_get(json_object_get(r.json, "error"),
-                                  "message"));
+  assert_non_null(json_object_get(json_object_get(r.json, "error"), "message"));
   response_free(&r);
   wait_done_calls(calls + 3);
   pthread_mutex_lock(&stats.mu);
@@ -1198,8 +1207,8 @@ static void test_server_json_and_limits(void **state) {
                strlen(bad[0]), bad[0]);
   request(f->port, req, (size_t)n, &r);
   assert_non_null(strstr(json_string_value(json_object_get(
-                              json_object_get(r.json, "error"), "message")),
-                          "duplicate"));
+                             json_object_get(r.json, "error"), "message")),
+                         "duplicate"));
   response_free(&r);
 
   /* 413: Content-Length over the cap (4096 here), answered without reading
@@ -1335,9 +1344,9 @@ static void test_server_auth(void **state) {
                                          strlen(body), (int64_t)time(NULL),
                                          NULL, &h),
                    0);
-#define SIGNED_FMT                                                            \
-  "%s %s HTTP/1.1\r\nHost: x\r\nX-CPC-Peer-Id: %s\r\nX-CPC-Timestamp: "      \
-  "%s\r\nX-CPC-Nonce: %s\r\nX-CPC-Signature: %s\r\nContent-Length: "         \
+#define SIGNED_FMT                                                             \
+  "%s %s HTTP/1.1\r\nHost: x\r\nX-CPC-Peer-Id: %s\r\nX-CPC-Timestamp: "        \
+  "%s\r\nX-CPC-Nonce: %s\r\nX-CPC-Signature: %s\r\nContent-Length: "           \
   "%zu\r\n\r\n%s"
   n = snprintf(req, sizeof req, SIGNED_FMT, "POST", "/v1/echo?v=1", h.peer_id,
                h.timestamp, h.nonce, h.signature, strlen(body), body);
@@ -1431,9 +1440,8 @@ static void test_server_auth(void **state) {
 
   /* DELETE with no body, path parameters and auth */
   assert_int_equal(cpc_http_sign_request(&k, "DELETE",
-                                         "/v1/users/me/following/you", 26,
-                                         NULL, 0, (int64_t)time(NULL), NULL,
-                                         &h),
+                                         "/v1/users/me/following/you", 26, NULL,
+                                         0, (int64_t)time(NULL), NULL, &h),
                    0);
   n = snprintf(req, sizeof req, SIGNED_FMT, "DELETE",
                "/v1/users/me/following/you", h.peer_id, h.timestamp, h.nonce,
@@ -1461,9 +1469,10 @@ static void test_server_config(void **state) {
   assert_int_equal(cpc_http_router_new(&r), 0);
   assert_int_equal(cpc_http_router_add(r, "GET", "/", 0, h_noop, NULL), 0);
   cpc_http_config_init(&cfg);
-  const char *bad[] = {"nonsense", "127.0.0.1", "127.0.0.1:", "127.0.0.1:x",
-                       "127.0.0.1:65536", "localhost:80", "[::1]", "::1:80",
-                       "[::1]80", ":80", "[]:80", "127.0.0.1:-1"};
+  const char *bad[] = {
+      "nonsense",        "127.0.0.1",    "127.0.0.1:", "127.0.0.1:x",
+      "127.0.0.1:65536", "localhost:80", "[::1]",      "::1:80",
+      "[::1]80",         ":80",          "[]:80",      "127.0.0.1:-1"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     cfg.listen = bad[i];
     if (cpc_http_server_start(&cfg, r, &srv) != CPC_EINVAL)
@@ -1544,8 +1553,8 @@ int main(void) {
       cmocka_unit_test(test_server_config),
       cmocka_unit_test_setup_teardown(test_server_basic, setup_server,
                                       teardown_server),
-      cmocka_unit_test_setup_teardown(test_server_json_and_limits,
-                                      setup_server, teardown_server),
+      cmocka_unit_test_setup_teardown(test_server_json_and_limits, setup_server,
+                                      teardown_server),
       cmocka_unit_test_setup_teardown(test_server_chunked_too_large,
                                       setup_server, teardown_server),
       cmocka_unit_test_setup_teardown(test_server_keep_alive, setup_server,
