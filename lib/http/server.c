@@ -145,6 +145,13 @@ static void prepare(const struct cpc_http_server *srv,
     errno = 0;
     n = strtoull(cl, &end, 10);
     if (errno == 0 && end != cl && n > srv->cfg.max_body) {
+      /* Up to twice the cap the body is read and discarded, then 413 is
+       * answered: a client still uploading would otherwise see its
+       * connection closed under it before it reads the answer. */
+      if (n <= 2 * (unsigned long long)srv->cfg.max_body) {
+        req->too_large = 1;
+        return;
+      }
       cpc_http_respond_error(req, 413, "too_large",
                              "the request body is over %zu bytes",
                              srv->cfg.max_body);
@@ -289,13 +296,12 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
   }
   if (*upload_data_size) {
     if (req->too_large) {
-      /* Over the cap with no Content-Length (chunked): libmicrohttpd cannot
-       * answer in the middle of a body, so the rest is discarded and 413
-       * answered at its end; a body that goes on to twice the cap gets the
-       * connection closed instead. */
+      /* Over the cap: libmicrohttpd cannot answer in the middle of a body,
+       * so the rest is discarded and 413 answered at its end; a body that
+       * goes on past twice the cap gets the connection closed instead. */
       req->discarded += *upload_data_size;
       *upload_data_size = 0;
-      return req->discarded > srv->cfg.max_body ? MHD_NO : MHD_YES;
+      return req->discarded > 2 * srv->cfg.max_body ? MHD_NO : MHD_YES;
     }
     rc = body_append(srv, req, upload_data, *upload_data_size);
     *upload_data_size = 0;

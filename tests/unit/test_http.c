@@ -1221,15 +1221,29 @@ static void test_server_json_and_limits(void **state) {
                          "duplicate"));
   response_free(&r);
 
-  /* 413: Content-Length over the cap (4096 here), answered without reading
-   * the body */
+  /* 413: Content-Length far over the cap (4096 here, so over 2 x 4096),
+   * answered without reading the body */
   request_str(f->port,
               "POST /v1/json HTTP/1.1\r\nHost: x\r\nContent-Length: "
-              "4097\r\n\r\n",
+              "100000\r\n\r\n",
               &r);
   assert_int_equal(r.status, 413);
   assert_string_equal(error_code(&r), "too_large");
   response_free(&r);
+  /* 413 just over the cap: the body is read and discarded first, so a
+   * client still uploading gets its answer instead of a reset */
+  {
+    char *over = malloc(4097 + 256);
+    size_t off = (size_t)snprintf(over, 4097 + 256,
+                                  "POST /v1/json HTTP/1.1\r\nHost: x\r\n"
+                                  "Content-Length: 4097\r\n\r\n");
+    memset(over + off, 'x', 4097);
+    request(f->port, over, off + 4097, &r);
+    assert_int_equal(r.status, 413);
+    assert_string_equal(error_code(&r), "too_large");
+    response_free(&r);
+    free(over);
+  }
   /* exactly at the cap: read and parsed (a 4096-byte JSON object) */
   {
     char *big = malloc(4096 + 256);
