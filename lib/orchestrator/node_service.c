@@ -385,8 +385,14 @@ static void on_work_stream(cpc_rpc_call *call, const uint8_t *msg, size_t len) {
   e->next = svc->streams;
   svc->streams = e;
   cpc_rpc_call_set_data(call, e);
-  /* Headers now, so the node knows it is connected before work comes. */
+  /* The response headers and an empty Work (work_id 0, no kind) go out at
+   * once, so the node knows the stream is live before any work comes. */
   (void)cpc_rpc_call_add_metadata(call, 0, "x-cpc-peer-id", who.peer_id);
+  {
+    Cpc__Orchestrator__V1__Work hello = CPC__ORCHESTRATOR__V1__WORK__INIT;
+    count_bytes(svc, protobuf_c_message_get_packed_size(&hello.base));
+    (void)cpc_rpc_call_send_pb(call, &hello.base);
+  }
   pump(e, cpc__orch_now_ms());
 }
 
