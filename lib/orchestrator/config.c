@@ -19,7 +19,9 @@
 
 #define CONFIG_MAX_BYTES (1024 * 1024)
 
-static int fail(char *err, size_t cap, int rc, const char *fmt, ...) {
+__attribute__((format(printf, 4, 5))) static int fail(char *err, size_t cap,
+                                                    int rc, const char *fmt,
+                                                    ...) {
   va_list ap;
   if (err && cap) {
     va_start(ap, fmt);

@@ -35,7 +35,9 @@ struct cpc_orchestrator {
   int pending; /* handles and servers still closing */
 };
 
-static int fail(char *err, size_t cap, int rc, const char *fmt, ...) {
+__attribute__((format(printf, 4, 5))) static int fail(char *err, size_t cap,
+                                                    int rc, const char *fmt,
+                                                    ...) {
   va_list ap;
   if (err && cap) {
     va_start(ap, fmt);
@@ -105,11 +107,13 @@ int cpc_orchestrator_new(cpc_orchestrator **out, uv_loop_t *loop,
   rc = cpc_sql_migrate(o->db, cpc__orchestrator_migrations,
                        cpc__orchestrator_migrations_count, &version);
   if (rc != 0) {
-    rc = fail(err, cap, rc,
-              rc == CPC_EUNSUPPORTED
-                  ? "database schema is newer than this orchestrator"
-                  : "database migration failed: %s",
-              cpc_sql_errmsg(o->db));
+    if (rc == CPC_EUNSUPPORTED)
+      rc = fail(err, cap, rc,
+                "database schema is newer than this orchestrator (%s)",
+                o->cfg.db_url);
+    else
+      rc = fail(err, cap, rc, "database migration failed: %s",
+                cpc_sql_errmsg(o->db));
     goto fail;
   }
   rc = cpc__orch_metrics_init(&o->metrics);

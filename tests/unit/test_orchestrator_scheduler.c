@@ -847,6 +847,36 @@ static void test_leases_split_instances(void **state) {
   assert_int_equal(cpc__orch_tick(&f->core, ++now, &r), 0);
 }
 
+static void test_metrics_gauges(void **state) {
+  fx *f = *state;
+  cpc__orch_metrics m;
+  cpc__tick_report r;
+  char *text = NULL;
+  int64_t now = T0;
+  assert_int_equal(cpc__orch_metrics_init(&m), 0);
+  f->core.metrics = &m;
+  add_node(f, "r1", now);
+  add_node(f, "r2", now);
+  add_content(f, "content-m", 2, 1, 1);
+  atomic_fetch_add(&m.bytes, 1000);
+  assert_int_equal(cpc__orch_tick(&f->core, ++now, &r), 0);
+  atomic_fetch_add(&m.bytes, 5000);
+  now += 10000;
+  assert_int_equal(cpc__orch_tick(&f->core, now, &r), 0);
+  cpc__orch_metrics_grpc(&m, "Heartbeat", CPC_RPC_OK);
+  assert_int_equal(cpc_metrics_render(m.reg, CPC_METRICS_OPENMETRICS, &text, NULL), 0);
+  assert_non_null(strstr(text, "cpc_orchestrator_nodes{state=\"active\"} 2\n"));
+  assert_non_null(strstr(text, "cpc_orchestrator_replicas{state=\"pending\"} 2\n"));
+  assert_non_null(strstr(text, "cpc_orchestrator_content{state=\"active\"} 1\n"));
+  assert_non_null(strstr(text, "cpc_orchestrator_work_queue{kind=\"replicate\",state=\"queued\"} 2\n"));
+  /* 5000 bytes over 10 s */
+  assert_non_null(strstr(text, "cpc_bandwidth_bytes{node_type=\"orchestrator\"} 500"));
+  assert_non_null(strstr(text, "cpc_orchestrator_grpc_requests_total{method=\"Heartbeat\",code=\"OK\"} 1"));
+  free(text);
+  f->core.metrics = NULL;
+  cpc__orch_metrics_free(&m);
+}
+
 static void test_node_auth(void **state) {
   fx *f = *state;
   fnode *a = add_node(f, "r1", T0), *b = add_node(f, "r2", T0);
@@ -992,6 +1022,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_work_given_up_is_reassigned, setup, teardown),
       cmocka_unit_test_setup_teardown(test_content_deletion, setup, teardown),
       cmocka_unit_test_setup_teardown(test_leases_split_instances, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_metrics_gauges, setup, teardown),
       cmocka_unit_test_setup_teardown(test_node_auth, setup, teardown),
   };
   char cmd[300];
