@@ -38,7 +38,9 @@ void cpc__sql_set_errorf(cpc_sql *db, const char *fmt, ...) {
 int cpc__sql_sqlstate_rc(const char *s) {
   if (!s || strlen(s) != 5)
     return CPC_EIO;
-  if (!strcmp(s, "23505"))
+  /* unique violation; duplicate table / object (42P07, 42710: two sessions
+   * racing on CREATE … IF NOT EXISTS, which PostgreSQL does not serialize) */
+  if (!strcmp(s, "23505") || !strcmp(s, "42P07") || !strcmp(s, "42710"))
     return CPC_EEXIST;
   if (!strcmp(s, "23503"))
     return CPC_ENOENT;
