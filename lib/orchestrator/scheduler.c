@@ -1,0 +1,775 @@
+/*
+ * scheduler.c: the orchestrator's periodic decisions (one tick), each step
+ * under its own lease so several instances sharing a database split them,
+ * each decision in its own transaction so a restart loses nothing
+ * (docs/adr/0003-scheduler.md).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "cpc/error.h"
+#include "orchestrator/orchestrator_int.h"
+
+#define MAX_NODES 10000   /* nodes considered for placement per tick */
+#define MAX_HOLDERS 64    /* replica rows read per block */
+#define GAUGE_PERIOD_MS 5000
+
+static const char *const LEASES[] = {
+    "orchestrator/liveness", "orchestrator/work", "orchestrator/audits",
+    "orchestrator/replication"};
+enum { L_LIVENESS, L_WORK, L_AUDITS, L_REPLICATION, L_COUNT };
+
+int64_t cpc__orch_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t cpc__orch_random_id(void) {
+  uint64_t v;
+  randombytes_buf(&v, sizeof v);
+  v &= UINT64_C(0x7fffffffffffffff);
+  return v ? (int64_t)v : 1;
+}
+
+void cpc__orch_core_init(cpc__orch_core *core, cpc_sql *db,
+                         const cpc_orchestrator_sched_config *sched,
+                         cpc__orch_metrics *metrics) {
+  uint8_t r[16];
+  memset(core, 0, sizeof *core);
+  core->db = db;
+  core->sched = *sched;
+  core->metrics = metrics;
+  randombytes_buf(r, sizeof r);
+  sodium_bin2hex(core->instance, sizeof core->instance, r, sizeof r);
+}
+
+static int64_t lease_ttl(const cpc__orch_core *core) {
+  int64_t ttl = core->sched.tick_ms * 5;
+  return ttl < 5000 ? 5000 : ttl;
+}
+
+static int hold(cpc__orch_core *core, int which, int64_t now) {
+  int acquired = 0;
+  if (cpc_sql_lease_acquire(core->db, LEASES[which], core->instance,
+                            lease_ttl(core), now, &acquired, NULL) != 0)
+    return 0;
+  return acquired;
+}
+
+void cpc__orch_release_leases(cpc__orch_core *core) {
+  int i;
+  for (i = 0; i < L_COUNT; i++)
+    (void)cpc_sql_lease_release(core->db, LEASES[i], core->instance, NULL);
+}
+
+/* ---- liveness --------------------------------------------------------- */
+
+typedef struct retire_args {
+  cpc__orch_core *core;
+  const char *node;
+  int64_t now;
+} retire_args;
+
+static int offline_txn(cpc_sql *db, void *arg) {
+  retire_args *a = arg;
+  char reason[CPC__MAX_REASON];
+  int64_t n = 0;
+  /* Re-check inside the transaction: a heartbeat may have just come. */
+  int rc = cpc__q_run(db, &n,
+                      "UPDATE nodes SET state = state WHERE peer_id = $1 "
+                      "AND state IN (0, 1) AND last_heartbeat < $2",
+                      "si", a->node, a->now - a->core->sched.heartbeat_timeout_ms);
+  if (rc != 0 || n == 0)
+    return rc;
+  snprintf(reason, sizeof reason, "no heartbeat for %lld s",
+           (long long)(a->core->sched.heartbeat_timeout_ms / 1000));
+  return cpc__orch_node_retire_txn(a->core, a->node, CPC__NODE_OFFLINE, reason,
+                                   a->now);
+}
+
+int cpc__orch_sched_liveness(cpc__orch_core *core, int64_t now, size_t *n) {
+  cpc_sql_stmt *q = NULL;
+  char(*nodes)[CPC_PEER_ID_MAX_TEXT] = NULL;
+  size_t cap = core->sched.batch, count = 0, i;
+  int rc;
+
+  *n = 0;
+  nodes = calloc(cap, sizeof *nodes);
+  if (!nodes)
+    return CPC_ENOMEM;
+  rc = cpc__q_prepare(core->db, &q,
+                      "SELECT peer_id FROM nodes WHERE state IN (0, 1) "
+                      "AND last_heartbeat < $1 ORDER BY last_heartbeat LIMIT $2",
+                      "ii", now - core->sched.heartbeat_timeout_ms,
+                      (int64_t)cap);
+  if (rc != 0)
+    goto out;
+  while (count < cap && (rc = cpc_sql_step(q)) == CPC_SQL_ROW)
+    cpc__q_text(q, 0, nodes[count++], sizeof nodes[0]);
+  cpc_sql_finalize(q);
+  if (rc < 0)
+    goto out;
+  rc = 0;
+  for (i = 0; i < count && rc == 0; i++) {
+    retire_args a = {core, nodes[i], now};
+    rc = cpc_sql_transact(core->db, offline_txn, &a);
+    if (rc == 0)
+      (*n)++;
+  }
+out:
+  free(nodes);
+  return rc;
+}
+
+/* ---- replication ------------------------------------------------------------ */
+
+typedef struct node_slot {
+  char peer_id[CPC_PEER_ID_MAX_TEXT];
+  char region[CPC__MAX_REGION + 1];
+  int state;
+  int64_t free_bytes;
+  int64_t held; /* pending + stored replicas */
+} node_slot;
+
+typedef struct node_table {
+  node_slot *v;
+  size_t n;
+} node_table;
+
+static int load_nodes(cpc__orch_core *core, node_table *t) {
+  cpc_sql_stmt *q = NULL;
+  int rc;
+  t->v = calloc(MAX_NODES, sizeof *t->v);
+  t->n = 0;
+  if (!t->v)
+    return CPC_ENOMEM;
+  rc = cpc__q_prepare(
+      core->db, &q,
+      "SELECT n.peer_id, n.region, n.state, n.capacity_bytes - n.used_bytes, "
+      "n.free_bytes, "
+      "COALESCE((SELECT sum(r.size) FROM replicas r WHERE r.node = n.peer_id "
+      "AND r.state = 0), 0), "
+      "(SELECT count(*) FROM replicas r2 WHERE r2.node = n.peer_id "
+      "AND r2.state IN (0, 1)) "
+      "FROM nodes n WHERE n.state IN (0, 1) ORDER BY n.peer_id LIMIT $1",
+      "i", (int64_t)MAX_NODES);
+  if (rc != 0)
+    return rc;
+  while (t->n < MAX_NODES && (rc = cpc_sql_step(q)) == CPC_SQL_ROW) {
+    node_slot *s = &t->v[t->n++];
+    int64_t room = cpc__q_col_int(q, 3, 0);
+    int64_t reported = cpc__q_col_int(q, 4, -1);
+    int64_t pending = cpc__q_col_int(q, 5, 0);
+    cpc__q_text(q, 0, s->peer_id, sizeof s->peer_id);
+    cpc__q_text(q, 1, s->region, sizeof s->region);
+    s->state = (int)cpc__q_col_int(q, 2, 0);
+    s->free_bytes = room - pending;
+    if (reported >= 0 && reported - pending < s->free_bytes)
+      s->free_bytes = reported - pending;
+    s->held = cpc__q_col_int(q, 6, 0);
+  }
+  cpc_sql_finalize(q);
+  return rc < 0 ? rc : 0;
+}
+
+/* The holders of one block, as placement and work detail need them. */
+typedef struct holder {
+  char node[CPC_PEER_ID_MAX_TEXT];
+  char region[CPC__MAX_REGION + 1];
+  char *addrs; /* JSON array text, malloc'd */
+  int rstate, nstate;
+} holder;
+
+typedef struct block_plan {
+  cpc__orch_core *core;
+  node_table *nodes;
+  const char *cid;
+  int64_t now;
+  int vetting_node; /* index into nodes for a vetting extra, else -1 */
+  /* results (applied to nodes after commit) */
+  size_t chosen[16];
+  size_t n_chosen;
+  int64_t size;
+  int dequeue; /* the block needs nothing more: drop it from the queue */
+} block_plan;
+
+static void holders_free(holder *h, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++)
+    free(h[i].addrs);
+}
+
+static int load_holders(cpc_sql *db, const char *cid, holder *h, size_t *n) {
+  cpc_sql_stmt *q = NULL;
+  int rc;
+  *n = 0;
+  rc = cpc__q_prepare(db, &q,
+                      "SELECT r.node, n.region, n.addrs, r.state, n.state "
+                      "FROM replicas r JOIN nodes n ON n.peer_id = r.node "
+                      "WHERE r.cid = $1 ORDER BY r.node LIMIT $2",
+                      "si", cid, (int64_t)MAX_HOLDERS);
+  if (rc != 0)
+    return rc;
+  while (*n < MAX_HOLDERS && (rc = cpc_sql_step(q)) == CPC_SQL_ROW) {
+    holder *x = &h[*n];
+    const char *a = NULL;
+    size_t alen = 0;
+    cpc__q_text(q, 0, x->node, sizeof x->node);
+    cpc__q_text(q, 1, x->region, sizeof x->region);
+    (void)cpc_sql_column_text(q, 2, &a, &alen);
+    x->addrs = strdup(a ? a : "[]");
+    x->rstate = (int)cpc__q_col_int(q, 3, 0);
+    x->nstate = (int)cpc__q_col_int(q, 4, 0);
+    (*n)++;
+    if (!x->addrs) {
+      rc = CPC_ENOMEM;
+      break;
+    }
+  }
+  cpc_sql_finalize(q);
+  return rc < 0 ? rc : 0;
+}
+
+/* Work detail of a replicate order: sources (holders with the block
+ * stored, else the content's origin) and the block size. */
+static char *replicate_detail(const holder *h, size_t n, const char *origin,
+                              int64_t size) {
+  json_t *root = json_object(), *src = json_array();
+  json_error_t e;
+  char *out = NULL;
+  size_t i;
+  if (!root || !src)
+    goto out;
+  for (i = 0; i < n; i++) {
+    json_t *addrs;
+    if (h[i].rstate != CPC__REPLICA_STORED ||
+        (h[i].nstate != CPC__NODE_ACTIVE && h[i].nstate != CPC__NODE_VETTING))
+      continue;
+    addrs = json_loads(h[i].addrs, 0, &e);
+    if (!json_is_array(addrs)) {
+      json_decref(addrs);
+      addrs = json_array();
+    }
+    json_array_append_new(src, json_pack("{s:s, s:o}", "peer_id", h[i].node,
+                                         "addrs", addrs));
+  }
+  if (json_array_size(src) == 0 && origin) {
+    json_t *addrs = json_loads(origin, 0, &e);
+    if (json_is_array(addrs) && json_array_size(addrs) > 0)
+      json_array_append_new(src, json_pack("{s:s, s:o}", "peer_id", "",
+                                           "addrs", addrs));
+    else
+      json_decref(addrs);
+  }
+  json_object_set_new(root, "sources", src);
+  src = NULL;
+  json_object_set_new(root, "size", json_integer(size));
+  out = json_dumps(root, JSON_COMPACT);
+out:
+  json_decref(src);
+  json_decref(root);
+  return out;
+}
+
+static int place_replica_txn(cpc__orch_core *core, const char *cid,
+                             const char *node, int64_t size,
+                             const char *detail, int64_t now) {
+  int rc = cpc__q_run(core->db, NULL,
+                      "INSERT INTO replicas (cid, node, state, updated_at, size) "
+                      "VALUES ($1, $2, 0, $3, $4)",
+                      "ssii", cid, node, now, size);
+  if (rc == 0)
+    rc = cpc__orch_work_enqueue_txn(core, 0, node, CPC__WORK_REPLICATE, cid,
+                                    detail, now, NULL);
+  return rc;
+}
+
+static int block_txn(cpc_sql *db, void *arg) {
+  block_plan *p = arg;
+  holder h[MAX_HOLDERS];
+  size_t nh = 0, i, j, regular = 0, nc = 0;
+  cpc__place_node *cands = NULL;
+  const char *taken[MAX_HOLDERS];
+  size_t n_taken = 0, chosen[16];
+  int64_t desired = 0, size = 0;
+  char *origin = NULL, *detail = NULL;
+  cpc_sql_stmt *q = NULL;
+  int rc;
+
+  p->n_chosen = 0;
+  p->dequeue = 1;
+  rc = cpc__q_prepare(db, &q,
+                      "SELECT max(ct.replicas_desired), max(c.size), "
+                      "max(ct.origin) FROM chunks c "
+                      "JOIN content ct ON ct.content_id = c.content_id "
+                      "WHERE c.cid = $1 AND ct.state = 0",
+                      "s", p->cid);
+  if (rc != 0)
+    return rc;
+  rc = cpc_sql_step(q);
+  if (rc == CPC_SQL_ROW && cpc_sql_column_is_null(q, 0) == 0) {
+    const char *o = NULL;
+    size_t olen = 0;
+    desired = cpc__q_col_int(q, 0, 0);
+    size = cpc__q_col_int(q, 1, 0);
+    if (cpc_sql_column_text(q, 2, &o, &olen) == 0)
+      origin = strdup(o);
+  }
+  cpc_sql_finalize(q);
+  if (rc < 0)
+    goto out;
+  rc = 0;
+  if (desired == 0) /* in no active content: nothing to keep */
+    goto out;
+  if (desired > 16)
+    desired = 16;
+  rc = load_holders(db, p->cid, h, &nh);
+  if (rc != 0)
+    goto out;
+  for (i = 0; i < nh; i++) {
+    int live = h[i].rstate == CPC__REPLICA_PENDING ||
+               h[i].rstate == CPC__REPLICA_STORED;
+    if (live && h[i].nstate == CPC__NODE_ACTIVE) {
+      regular++;
+      taken[n_taken++] = h[i].region;
+    }
+  }
+  if (p->vetting_node >= 0) {
+    node_slot *s = &p->nodes->v[p->vetting_node];
+    for (i = 0; i < nh; i++)
+      if (strcmp(h[i].node, s->peer_id) == 0)
+        goto out; /* already has (or had) a row for this block */
+    if (s->free_bytes < size)
+      goto out;
+    chosen[0] = (size_t)p->vetting_node;
+    nc = 1;
+  } else {
+    size_t want = regular < (size_t)desired ? (size_t)desired - regular : 0;
+    size_t *map;
+    if (want == 0)
+      goto out;
+    cands = calloc(p->nodes->n ? p->nodes->n : 1, sizeof *cands);
+    map = calloc(p->nodes->n ? p->nodes->n : 1, sizeof *map);
+    if (!cands || !map) {
+      free(map);
+      rc = CPC_ENOMEM;
+      goto out;
+    }
+    for (i = 0, j = 0; i < p->nodes->n; i++) {
+      node_slot *s = &p->nodes->v[i];
+      size_t k;
+      int has = 0;
+      if (s->state != CPC__NODE_ACTIVE)
+        continue;
+      for (k = 0; k < nh; k++)
+        if (strcmp(h[k].node, s->peer_id) == 0)
+          has = 1;
+      if (has)
+        continue;
+      cands[j].peer_id = s->peer_id;
+      cands[j].region = s->region;
+      cands[j].free_bytes = s->free_bytes;
+      map[j++] = i;
+    }
+    cpc__orch_place(cands, j, taken, n_taken, size, want, chosen, &nc);
+    for (i = 0; i < nc; i++)
+      chosen[i] = map[chosen[i]];
+    free(map);
+    if (nc < want) /* not enough nodes: keep it queued for later */
+      p->dequeue = 0;
+  }
+  if (nc == 0)
+    goto out;
+  detail = replicate_detail(h, nh, origin, size);
+  if (!detail) {
+    rc = CPC_ENOMEM;
+    goto out;
+  }
+  for (i = 0; i < nc && rc == 0; i++)
+    rc = place_replica_txn(p->core, p->cid, p->nodes->v[chosen[i]].peer_id,
+                           size, detail, p->now);
+  if (rc == 0) { /* applied to the node table after commit */
+    memcpy(p->chosen, chosen, nc * sizeof *chosen);
+    p->n_chosen = nc;
+    p->size = size;
+  }
+out:
+  if (rc == 0 && p->vetting_node < 0) {
+    if (p->dequeue)
+      rc = cpc__q_run(db, NULL, "DELETE FROM repair_queue WHERE cid = $1",
+                      "s", p->cid);
+    else /* to the back of the queue */
+      rc = cpc__q_run(db, NULL,
+                      "UPDATE repair_queue SET queued_at = $2 WHERE cid = $1",
+                      "si", p->cid, p->now);
+  }
+  holders_free(h, nh);
+  free(cands);
+  free(origin);
+  free(detail);
+  return rc;
+}
+
+/* Place what block cid lacks; count the replicas placed. */
+static int fix_block(cpc__orch_core *core, node_table *t, const char *cid,
+                     int vetting_node, int64_t now, size_t *placed) {
+  block_plan p;
+  size_t i;
+  int rc;
+  memset(&p, 0, sizeof p);
+  p.core = core;
+  p.nodes = t;
+  p.cid = cid;
+  p.now = now;
+  p.vetting_node = vetting_node;
+  rc = cpc_sql_transact(core->db, block_txn, &p);
+  if (rc != 0)
+    return rc;
+  for (i = 0; i < p.n_chosen; i++) {
+    node_slot *s = &t->v[p.chosen[i]];
+    s->held++;
+    s->free_bytes -= p.size;
+  }
+  *placed += p.n_chosen;
+  return 0;
+}
+
+static int load_cids(cpc_sql *db, const char *sql, const char *cursor,
+                     size_t cap, char (*out)[CPC__MAX_CID_TEXT + 1],
+                     size_t *n) {
+  cpc_sql_stmt *q = NULL;
+  int rc;
+  *n = 0;
+  if (cursor)
+    rc = cpc__q_prepare(db, &q, sql, "si", cursor, (int64_t)cap);
+  else
+    rc = cpc__q_prepare(db, &q, sql, "i", (int64_t)cap);
+  if (rc != 0)
+    return rc;
+  while (*n < cap && (rc = cpc_sql_step(q)) == CPC_SQL_ROW)
+    cpc__q_text(q, 0, out[(*n)++], sizeof out[0]);
+  cpc_sql_finalize(q);
+  return rc < 0 ? rc : 0;
+}
+
+/* Give each vetting node extra copies of audited blocks to be tested on. */
+static int place_vetting(cpc__orch_core *core, node_table *t, int64_t now,
+                         size_t *placed) {
+  char(*cids)[CPC__MAX_CID_TEXT + 1] = NULL;
+  size_t i, k, n, want;
+  int rc = 0;
+  cids = calloc(16, sizeof *cids);
+  if (!cids)
+    return CPC_ENOMEM;
+  for (i = 0; i < t->n && rc == 0; i++) {
+    node_slot *s = &t->v[i];
+    if (s->state != CPC__NODE_VETTING ||
+        s->held >= (int64_t)core->sched.vetting_replicas)
+      continue;
+    want = (size_t)((int64_t)core->sched.vetting_replicas - s->held);
+    if (want > 16)
+      want = 16;
+    {
+      cpc_sql_stmt *q = NULL;
+      n = 0;
+      rc = cpc__q_prepare(
+          core->db, &q,
+          "SELECT r.cid FROM replicas r JOIN nodes n ON n.peer_id = r.node "
+          "WHERE r.state = 1 AND n.state = 1 "
+          "AND EXISTS (SELECT 1 FROM audit_tokens t JOIN content ct "
+          "ON ct.content_id = t.content_id WHERE t.cid = r.cid "
+          "AND t.used = 0 AND ct.state = 0) "
+          "AND NOT EXISTS (SELECT 1 FROM replicas r2 WHERE r2.cid = r.cid "
+          "AND r2.node = $1) "
+          "GROUP BY r.cid ORDER BY random() LIMIT $2",
+          "si", s->peer_id, (int64_t)want);
+      if (rc != 0)
+        break;
+      while (n < want && (rc = cpc_sql_step(q)) == CPC_SQL_ROW)
+        cpc__q_text(q, 0, cids[n++], sizeof cids[0]);
+      cpc_sql_finalize(q);
+      if (rc < 0)
+        break;
+      rc = 0;
+    }
+    for (k = 0; k < n && rc == 0; k++)
+      rc = fix_block(core, t, cids[k], (int)i, now, placed);
+  }
+  free(cids);
+  return rc;
+}
+
+int cpc__orch_sched_replicate(cpc__orch_core *core, int64_t now,
+                              size_t *placed, size_t *vetting_placed) {
+  node_table t = {NULL, 0};
+  char(*cids)[CPC__MAX_CID_TEXT + 1] = NULL;
+  size_t cap = core->sched.batch, n = 0, i;
+  int rc;
+
+  *placed = *vetting_placed = 0;
+  cids = calloc(cap, sizeof *cids);
+  if (!cids)
+    return CPC_ENOMEM;
+  rc = load_nodes(core, &t);
+  if (rc != 0)
+    goto out;
+  /* 1. Blocks known to have lost a replica. */
+  rc = load_cids(core->db,
+                 "SELECT cid FROM repair_queue ORDER BY queued_at, cid "
+                 "LIMIT $1",
+                 NULL, cap, cids, &n);
+  for (i = 0; i < n && rc == 0; i++)
+    rc = fix_block(core, &t, cids[i], -1, now, placed);
+  /* 2. The sweep over every block of active content, a batch per tick,
+   * which finds new content and anything the queue missed. */
+  if (rc == 0)
+    rc = load_cids(core->db,
+                   "SELECT DISTINCT c.cid FROM chunks c JOIN content ct "
+                   "ON ct.content_id = c.content_id WHERE ct.state = 0 "
+                   "AND c.cid > $1 ORDER BY c.cid LIMIT $2",
+                   core->sweep_cursor, cap, cids, &n);
+  if (rc == 0) {
+    for (i = 0; i < n && rc == 0; i++)
+      rc = fix_block(core, &t, cids[i], -1, now, placed);
+    if (rc == 0) {
+      if (n < cap)
+        core->sweep_cursor[0] = '\0'; /* wrap around */
+      else
+        snprintf(core->sweep_cursor, sizeof core->sweep_cursor, "%s",
+                 cids[n - 1]);
+    }
+  }
+  /* 3. Test data for vetting nodes. */
+  if (rc == 0)
+    rc = place_vetting(core, &t, now, vetting_placed);
+out:
+  free(t.v);
+  free(cids);
+  return rc;
+}
+
+/* ---- deletion of content ------------------------------------------------------ */
+
+static int delete_content_txn(cpc_sql *db, void *arg) {
+  retire_args *a = arg; /* node holds the content_id here */
+  const char *content_id = a->node;
+  cpc_sql_stmt *q = NULL;
+  char(*rows)[2][CPC__MAX_CID_TEXT + 1] = NULL;
+  size_t n = 0, i, cap = a->core->sched.batch;
+  int64_t left = 0;
+  int rc;
+
+  /* Blocks of this content that no active content still uses. */
+  static const char *const exclusive =
+      "FROM replicas r JOIN chunks c ON c.cid = r.cid "
+      "WHERE c.content_id = $1 AND NOT EXISTS (SELECT 1 FROM chunks c2 "
+      "JOIN content ct2 ON ct2.content_id = c2.content_id "
+      "WHERE c2.cid = r.cid AND ct2.state = 0)";
+  char sql[512];
+
+  rows = calloc(cap, sizeof *rows);
+  if (!rows)
+    return CPC_ENOMEM;
+  snprintf(sql, sizeof sql, "SELECT DISTINCT r.cid, r.node %s AND r.state IN (0, 1) "
+           "LIMIT $2", exclusive);
+  rc = cpc__q_prepare(db, &q, sql, "si", content_id, (int64_t)cap);
+  if (rc != 0)
+    goto out;
+  while (n < cap && (rc = cpc_sql_step(q)) == CPC_SQL_ROW) {
+    cpc__q_text(q, 0, rows[n][0], sizeof rows[n][0]);
+    cpc__q_text(q, 1, rows[n][1], sizeof rows[n][1]);
+    n++;
+  }
+  cpc_sql_finalize(q);
+  if (rc < 0)
+    goto out;
+  rc = 0;
+  for (i = 0; i < n && rc == 0; i++) {
+    rc = cpc__q_run(db, NULL,
+                    "UPDATE replicas SET state = 3, updated_at = $3 "
+                    "WHERE cid = $1 AND node = $2",
+                    "ssi", rows[i][0], rows[i][1], a->now);
+    if (rc == 0) /* a fetch still under way is moot */
+      rc = cpc__q_run(db, NULL,
+                      "UPDATE work SET state = 3, updated_at = $3 "
+                      "WHERE cid = $1 AND node = $2 AND kind = 0 "
+                      "AND state IN (0, 1)",
+                      "ssi", rows[i][0], rows[i][1], a->now);
+    if (rc == 0)
+      rc = cpc__orch_work_enqueue_txn(a->core, 0, rows[i][1], CPC__WORK_DELETE,
+                                      rows[i][0], NULL, a->now, NULL);
+  }
+  if (rc != 0 || n == cap)
+    goto out;
+  /* Lost copies cannot be reached: forget them. */
+  rc = cpc__q_run(db, NULL,
+                  "DELETE FROM replicas WHERE state = 2 AND cid IN "
+                  "(SELECT c.cid FROM chunks c WHERE c.content_id = $1) "
+                  "AND NOT EXISTS (SELECT 1 FROM chunks c2 JOIN content ct2 "
+                  "ON ct2.content_id = c2.content_id "
+                  "WHERE c2.cid = replicas.cid AND ct2.state = 0)",
+                  "s", content_id);
+  if (rc != 0)
+    goto out;
+  snprintf(sql, sizeof sql, "SELECT count(*) %s", exclusive);
+  rc = cpc__q_int(db, &left, sql, "s", content_id);
+  if (rc == 0 && left == 0)
+    rc = cpc__q_run(db, NULL,
+                    "UPDATE content SET state = 2 WHERE content_id = $1 "
+                    "AND state = 1",
+                    "s", content_id);
+out:
+  free(rows);
+  return rc;
+}
+
+int cpc__orch_sched_deletions(cpc__orch_core *core, int64_t now, size_t *n) {
+  char(*ids)[CPC__MAX_CID_TEXT + 1] = NULL;
+  size_t count = 0, i, cap = 16;
+  int rc;
+  *n = 0;
+  ids = calloc(cap, sizeof *ids);
+  if (!ids)
+    return CPC_ENOMEM;
+  rc = load_cids(core->db,
+                 "SELECT content_id FROM content WHERE state = 1 "
+                 "ORDER BY content_id LIMIT $1",
+                 NULL, cap, ids, &count);
+  for (i = 0; i < count && rc == 0; i++) {
+    retire_args a = {core, ids[i], now};
+    rc = cpc_sql_transact(core->db, delete_content_txn, &a);
+    if (rc == 0)
+      (*n)++;
+  }
+  free(ids);
+  return rc;
+}
+
+/* ---- gauges -------------------------------------------------------------------- */
+
+static const char *const NODE_STATES[] = {"vetting", "active", "offline",
+                                          "disqualified", "left"};
+static const char *const REPLICA_STATES[] = {"pending", "stored", "lost",
+                                             "deleting"};
+static const char *const CONTENT_STATES[] = {"active", "deleting", "deleted"};
+static const char *const WORK_KINDS[] = {"replicate", "delete", "audit"};
+static const char *const WORK_STATES[] = {"queued", "sent"};
+
+static int gauge_by_state(cpc_sql *db, cpc_metrics_family *f, const char *sql,
+                          const char *const *names, size_t n_names) {
+  double counts[8] = {0};
+  cpc_sql_stmt *q = NULL;
+  cpc_metrics_series *s;
+  size_t i;
+  int rc = cpc__q_prepare(db, &q, sql, "");
+  if (rc != 0)
+    return rc;
+  while ((rc = cpc_sql_step(q)) == CPC_SQL_ROW) {
+    int64_t st = cpc__q_col_int(q, 0, -1), c = cpc__q_col_int(q, 1, 0);
+    if (st >= 0 && (size_t)st < n_names)
+      counts[st] = (double)c;
+  }
+  cpc_sql_finalize(q);
+  for (i = 0; i < n_names; i++) {
+    const char *v[1] = {names[i]};
+    if (cpc_metrics_series_get(f, v, 1, &s) == 0)
+      cpc_metrics_gauge_set(s, counts[i]);
+  }
+  return rc < 0 ? rc : 0;
+}
+
+int cpc__orch_sched_gauges(cpc__orch_core *core, int64_t now) {
+  cpc__orch_metrics *m = core->metrics;
+  double work[3][2] = {{0}};
+  cpc_sql_stmt *q = NULL;
+  cpc_metrics_series *s;
+  size_t k, st;
+  int rc;
+  uint64_t bytes;
+
+  if (!m)
+    return 0;
+  bytes = atomic_load(&m->bytes);
+  if (m->last_tick_ms > 0 && now > m->last_tick_ms)
+    cpc_metrics_gauge_set(m->bandwidth_orch,
+                          (double)(bytes - m->bytes_at_last_tick) * 1000.0 /
+                              (double)(now - m->last_tick_ms));
+  m->bytes_at_last_tick = bytes;
+  m->last_tick_ms = now;
+
+  rc = gauge_by_state(core->db, m->nodes,
+                      "SELECT state, count(*) FROM nodes GROUP BY state",
+                      NODE_STATES, 5);
+  if (rc == 0)
+    rc = gauge_by_state(core->db, m->replicas,
+                        "SELECT state, count(*) FROM replicas GROUP BY state",
+                        REPLICA_STATES, 4);
+  if (rc == 0)
+    rc = gauge_by_state(core->db, m->content,
+                        "SELECT state, count(*) FROM content GROUP BY state",
+                        CONTENT_STATES, 3);
+  if (rc != 0)
+    return rc;
+  rc = cpc__q_prepare(core->db, &q,
+                      "SELECT kind, state, count(*) FROM work "
+                      "WHERE state IN (0, 1) GROUP BY kind, state",
+                      "");
+  if (rc != 0)
+    return rc;
+  while ((rc = cpc_sql_step(q)) == CPC_SQL_ROW) {
+    int64_t kd = cpc__q_col_int(q, 0, -1), sd = cpc__q_col_int(q, 1, -1);
+    if (kd >= 0 && kd < 3 && sd >= 0 && sd < 2)
+      work[kd][sd] = (double)cpc__q_col_int(q, 2, 0);
+  }
+  cpc_sql_finalize(q);
+  for (k = 0; k < 3; k++)
+    for (st = 0; st < 2; st++) {
+      const char *v[2] = {WORK_KINDS[k], WORK_STATES[st]};
+      if (cpc_metrics_series_get(m->work, v, 2, &s) == 0)
+        cpc_metrics_gauge_set(s, work[k][st]);
+    }
+  return rc < 0 ? rc : 0;
+}
+
+/* ---- the tick --------------------------------------------------------------------- */
+
+int cpc__orch_tick(cpc__orch_core *core, int64_t now, cpc__tick_report *report) {
+  cpc__tick_report r;
+  int rc, first = 0;
+  memset(&r, 0, sizeof r);
+#define STEP(expr)                                                             \
+  do {                                                                         \
+    rc = (expr);                                                               \
+    if (rc != 0 && first == 0)                                                 \
+      first = rc;                                                              \
+  } while (0)
+  if (hold(core, L_LIVENESS, now))
+    STEP(cpc__orch_sched_liveness(core, now, &r.went_offline));
+  if (hold(core, L_WORK, now))
+    STEP(cpc__orch_sched_work_deadlines(core, now, &r.work_retried,
+                                        &r.work_failed));
+  if (hold(core, L_AUDITS, now)) {
+    STEP(cpc__orch_audits_expire(core, now, &r.audits_expired));
+    STEP(cpc__orch_audits_issue(core, now, &r.audits_issued));
+  }
+  if (hold(core, L_REPLICATION, now)) {
+    STEP(cpc__orch_sched_replicate(core, now, &r.replicas_placed,
+                                   &r.vetting_placed));
+    STEP(cpc__orch_sched_deletions(core, now, &r.deletes_queued));
+  }
+#undef STEP
+  if (core->metrics && now - core->metrics->last_tick_ms >= GAUGE_PERIOD_MS) {
+    rc = cpc__orch_sched_gauges(core, now);
+    if (rc != 0 && first == 0)
+      first = rc;
+  }
+  if (report)
+    *report = r;
+  return first;
+}
