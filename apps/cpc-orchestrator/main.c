@@ -11,6 +11,7 @@
 
 #include "cpc/error.h"
 #include "cpc/orchestrator.h"
+#include "cpc/orchestrator_rest.h"
 
 static const char USAGE[] =
     "usage: cpc-orchestrator [--config FILE] [--rest ADDR:PORT]\n"
@@ -22,7 +23,8 @@ static const char USAGE[] =
     "                    scheduler {tick_ms, heartbeat_timeout_ms, ...}\n"
     "                    (see docs/adr/0003-scheduler.md); options given\n"
     "                    on the command line win over the file\n"
-    "  --rest ADDR:PORT  REST API listen address (default " CPC_ORCH_DEFAULT_REST ")\n"
+    "  --rest ADDR:PORT  REST API listen address (default " CPC_ORCH_DEFAULT_REST ");\n"
+    "                    port 0 picks a free one\n"
     "  --grpc ADDR:PORT  gRPC listen address for nodes (default " CPC_ORCH_DEFAULT_GRPC ");\n"
     "                    port 0 picks a free one\n"
     "  --db URL          sqlite:PATH or postgres://... (default: SQLite in\n"
@@ -31,12 +33,14 @@ static const char USAGE[] =
     "                    else ./cpc-orchestrator-data)\n"
     "  -h, --help        this text\n"
     "\n"
-    "Once listening it prints \"grpc listening on ADDR:PORT\" on stdout.\n";
+    "Once listening it prints \"grpc listening on ADDR:PORT\" and\n"
+    "\"rest listening on ADDR:PORT\" on stdout.\n";
 
 typedef struct app {
   uv_loop_t loop;
   uv_signal_t sigint, sigterm;
   cpc_orchestrator *orch;
+  cpc_orchestrator_rest *rest;
 } app;
 
 static void on_closed(void *ud) { (void)ud; }
@@ -48,6 +52,8 @@ static void on_signal(uv_signal_t *h, int signum) {
   uv_signal_stop(&a->sigterm);
   uv_close((uv_handle_t *)&a->sigint, NULL);
   uv_close((uv_handle_t *)&a->sigterm, NULL);
+  cpc_orchestrator_rest_stop(a->rest);
+  a->rest = NULL;
   cpc_orchestrator_close(a->orch, on_closed, NULL);
   a->orch = NULL;
 }
@@ -127,6 +133,9 @@ int main(int argc, char **argv) {
   rc = cpc_orchestrator_new(&a.orch, &a.loop, &cfg, err, sizeof err);
   if (rc == 0)
     rc = cpc_orchestrator_start(a.orch, err, sizeof err);
+  if (rc == 0)
+    rc = cpc_orchestrator_rest_start(a.orch, cfg.rest, &a.rest, err,
+                                     sizeof err);
   if (rc != 0) {
     fprintf(stderr, "cpc-orchestrator: %s\n", err);
     cpc_orchestrator_close(a.orch, NULL, NULL);
@@ -144,6 +153,10 @@ int main(int argc, char **argv) {
   printf(strchr(addr, ':') ? "grpc listening on [%s]:%u\n"
                            : "grpc listening on %s:%u\n",
          addr, (unsigned)cpc_orchestrator_grpc_port(a.orch));
+  (void)cpc_orchestrator_parse_listen(cfg.rest, addr, sizeof addr, &port);
+  printf(strchr(addr, ':') ? "rest listening on [%s]:%u\n"
+                           : "rest listening on %s:%u\n",
+         addr, (unsigned)cpc_orchestrator_rest_port(a.rest));
   fflush(stdout);
 
   uv_run(&a.loop, UV_RUN_DEFAULT);
