@@ -26,12 +26,12 @@ run: build
 	bash scripts/run
 
 test: build build-asan
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
-	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS)
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --repeat until-pass:2
+	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS) --repeat until-pass:2
 	bash scripts/fuzz-smoke
 
 test-plain: build
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --repeat until-pass:2
 
 bench: build
 	bash bench/run-all
