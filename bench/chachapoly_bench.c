@@ -68,7 +68,8 @@ int main(int argc, char **argv) {
   double cpc = speed(1, buf, out, msg, total);
   printf("chacha20poly1305 %zu KiB messages: cpc %.2f GB/s, libsodium %.2f "
          "GB/s, ratio %.2f (cpc back end %s)\n",
-         kib, cpc, sod, cpc / sod, cpc_chacha_backend_name(cpc_chacha_backend()));
+         kib, cpc, sod, cpc / sod,
+         cpc_chacha_backend_name(cpc_chacha_backend()));
   free(buf);
   free(out);
   return 0;

@@ -14,21 +14,30 @@
 #include "crypto/chachapoly_int.h"
 
 #define ROT16(v)                                                               \
-  _mm256_shuffle_epi8(v, _mm256_set_epi8(13, 12, 15, 14, 9, 8, 11, 10, 5, 4,  \
-                                         7, 6, 1, 0, 3, 2, 13, 12, 15, 14, 9, \
+  _mm256_shuffle_epi8(v, _mm256_set_epi8(13, 12, 15, 14, 9, 8, 11, 10, 5, 4,   \
+                                         7, 6, 1, 0, 3, 2, 13, 12, 15, 14, 9,  \
                                          8, 11, 10, 5, 4, 7, 6, 1, 0, 3, 2))
 #define ROT8(v)                                                                \
-  _mm256_shuffle_epi8(v, _mm256_set_epi8(14, 13, 12, 15, 10, 9, 8, 11, 6, 5,  \
+  _mm256_shuffle_epi8(v, _mm256_set_epi8(14, 13, 12, 15, 10, 9, 8, 11, 6, 5,   \
                                          4, 7, 2, 1, 0, 3, 14, 13, 12, 15, 10, \
                                          9, 8, 11, 6, 5, 4, 7, 2, 1, 0, 3))
-#define ROTL(v, n) _mm256_or_si256(_mm256_slli_epi32(v, n), _mm256_srli_epi32(v, 32 - (n)))
+#define ROTL(v, n)                                                             \
+  _mm256_or_si256(_mm256_slli_epi32(v, n), _mm256_srli_epi32(v, 32 - (n)))
 
 #define QR(a, b, c, d)                                                         \
   do {                                                                         \
-    a = _mm256_add_epi32(a, b); d = _mm256_xor_si256(d, a); d = ROT16(d);      \
-    c = _mm256_add_epi32(c, d); b = _mm256_xor_si256(b, c); b = ROTL(b, 12);   \
-    a = _mm256_add_epi32(a, b); d = _mm256_xor_si256(d, a); d = ROT8(d);       \
-    c = _mm256_add_epi32(c, d); b = _mm256_xor_si256(b, c); b = ROTL(b, 7);    \
+    a = _mm256_add_epi32(a, b);                                                \
+    d = _mm256_xor_si256(d, a);                                                \
+    d = ROT16(d);                                                              \
+    c = _mm256_add_epi32(c, d);                                                \
+    b = _mm256_xor_si256(b, c);                                                \
+    b = ROTL(b, 12);                                                           \
+    a = _mm256_add_epi32(a, b);                                                \
+    d = _mm256_xor_si256(d, a);                                                \
+    d = ROT8(d);                                                               \
+    c = _mm256_add_epi32(c, d);                                                \
+    b = _mm256_xor_si256(b, c);                                                \
+    b = ROTL(b, 7);                                                            \
   } while (0)
 
 /* Eight keystream blocks for counters state[12] + 0..7 into ks. */
@@ -59,7 +68,8 @@ static void eight_blocks(const uint32_t state[16], uint8_t ks[512]) {
       __m256i t1 = _mm256_unpackhi_epi32(w[4 * g], w[4 * g + 1]);
       __m256i t2 = _mm256_unpacklo_epi32(w[4 * g + 2], w[4 * g + 3]);
       __m256i t3 = _mm256_unpackhi_epi32(w[4 * g + 2], w[4 * g + 3]);
-      /* 128-bit lane L of v[g][c]: words 4g..4g+3 (of this half) of block 4L+c */
+      /* 128-bit lane L of v[g][c]: words 4g..4g+3 (of this half) of block 4L+c
+       */
       v[g][0] = _mm256_unpacklo_epi64(t0, t2);
       v[g][1] = _mm256_unpackhi_epi64(t0, t2);
       v[g][2] = _mm256_unpacklo_epi64(t1, t3);

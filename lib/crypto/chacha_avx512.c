@@ -17,13 +17,17 @@
 
 #define QR(a, b, c, d)                                                         \
   do {                                                                         \
-    a = _mm512_add_epi32(a, b); d = _mm512_xor_si512(d, a);                    \
+    a = _mm512_add_epi32(a, b);                                                \
+    d = _mm512_xor_si512(d, a);                                                \
     d = _mm512_rol_epi32(d, 16);                                               \
-    c = _mm512_add_epi32(c, d); b = _mm512_xor_si512(b, c);                    \
+    c = _mm512_add_epi32(c, d);                                                \
+    b = _mm512_xor_si512(b, c);                                                \
     b = _mm512_rol_epi32(b, 12);                                               \
-    a = _mm512_add_epi32(a, b); d = _mm512_xor_si512(d, a);                    \
+    a = _mm512_add_epi32(a, b);                                                \
+    d = _mm512_xor_si512(d, a);                                                \
     d = _mm512_rol_epi32(d, 8);                                                \
-    c = _mm512_add_epi32(c, d); b = _mm512_xor_si512(b, c);                    \
+    c = _mm512_add_epi32(c, d);                                                \
+    b = _mm512_xor_si512(b, c);                                                \
     b = _mm512_rol_epi32(b, 7);                                                \
   } while (0)
 
@@ -35,9 +39,8 @@ static inline void sixteen_blocks(const uint32_t state[16], __m512i blk[16]) {
   __m512i x[16], s[16];
   for (int i = 0; i < 16; i++)
     s[i] = _mm512_set1_epi32((int)state[i]);
-  s[12] = _mm512_add_epi32(
-      s[12], _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2,
-                              1, 0));
+  s[12] = _mm512_add_epi32(s[12], _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8,
+                                                   7, 6, 5, 4, 3, 2, 1, 0));
   for (int i = 0; i < 16; i++)
     x[i] = s[i];
   for (int r = 0; r < 10; r++) {

@@ -11,10 +11,18 @@
 #define ROTL32(v, n) ((uint32_t)((v) << (n)) | ((v) >> (32 - (n))))
 #define QR(a, b, c, d)                                                         \
   do {                                                                         \
-    a += b; d ^= a; d = ROTL32(d, 16);                                         \
-    c += d; b ^= c; b = ROTL32(b, 12);                                         \
-    a += b; d ^= a; d = ROTL32(d, 8);                                          \
-    c += d; b ^= c; b = ROTL32(b, 7);                                          \
+    a += b;                                                                    \
+    d ^= a;                                                                    \
+    d = ROTL32(d, 16);                                                         \
+    c += d;                                                                    \
+    b ^= c;                                                                    \
+    b = ROTL32(b, 12);                                                         \
+    a += b;                                                                    \
+    d ^= a;                                                                    \
+    d = ROTL32(d, 8);                                                          \
+    c += d;                                                                    \
+    b ^= c;                                                                    \
+    b = ROTL32(b, 7);                                                          \
   } while (0)
 
 void cpc__chacha_block(const uint32_t state[16], uint8_t out[64]) {

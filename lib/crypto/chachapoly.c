@@ -50,9 +50,9 @@ static void mac_finish(struct cpc__poly1305 *mac, size_t adlen, size_t len,
   cpc__poly1305_final(mac, tag);
 }
 
-static int args_ok(const uint8_t *key, const uint8_t *nonce,
-                   const uint8_t *ad, size_t adlen, const uint8_t *in,
-                   size_t len, const uint8_t *out) {
+static int args_ok(const uint8_t *key, const uint8_t *nonce, const uint8_t *ad,
+                   size_t adlen, const uint8_t *in, size_t len,
+                   const uint8_t *out) {
   if (key == NULL || nonce == NULL || (ad == NULL && adlen > 0) ||
       (in == NULL && len > 0) || out == NULL)
     return 0;

@@ -5,7 +5,8 @@
  * operating system saves their register state (YMM for AVX2; opmask and the
  * upper ZMM halves for AVX-512). The choice is the best supported back end,
  * unless CPC_CHACHA_BACKEND names a supported one (portable, avx2, avx512)
- * or cpc_chacha_set_backend() picks one.
+ * or cpc_chacha_set_backend() picks one. Poly1305 uses AVX-512 IFMA when the
+ * AVX-512 back end is in use and the CPU has IFMA.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 enum {
   FEAT_AVX2 = 1 << 0,
   FEAT_AVX512 = 1 << 1, /* AVX-512F and AVX-512VL */
+  FEAT_IFMA = 1 << 2,   /* AVX-512 IFMA */
   FEAT_KNOWN = 1 << 30,
 };
 
@@ -51,8 +53,11 @@ static int detect_features(void) {
     return f;
   if (b & (1u << 5))
     f |= FEAT_AVX2;
-  if ((xcr0 & 0xE6) == 0xE6 && (b & (1u << 16)) && (b & (1u << 31)))
+  if ((xcr0 & 0xE6) == 0xE6 && (b & (1u << 16)) && (b & (1u << 31))) {
     f |= FEAT_AVX512;
+    if (b & (1u << 21))
+      f |= FEAT_IFMA;
+  }
 #endif
   return f;
 }
@@ -116,6 +121,10 @@ cpc__chacha_xor_fn *cpc__chacha_xor(void) {
   case CPC_CHACHA_PORTABLE: break;
   }
   return cpc__chacha_xor_portable;
+}
+
+int cpc__poly1305_use_ifma(void) {
+  return cpc_chacha_backend() == CPC_CHACHA_AVX512 && (features() & FEAT_IFMA);
 }
 
 int cpc_chacha_set_backend(enum cpc_chacha_backend backend) {

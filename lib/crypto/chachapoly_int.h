@@ -42,8 +42,13 @@ void cpc__poly1305_blocks(struct cpc__poly1305 *st, const uint8_t *m,
 void cpc__poly1305_padded(struct cpc__poly1305 *st, const uint8_t *m,
                           size_t len);
 /* Absorb one final partial block (1..15 bytes, with the 0x01 byte). */
-void cpc__poly1305_last(struct cpc__poly1305 *st, const uint8_t *m,
-                        size_t len);
+void cpc__poly1305_last(struct cpc__poly1305 *st, const uint8_t *m, size_t len);
+/* nblocks (a multiple of 8, at least 8) full blocks with AVX-512 IFMA. */
+void cpc__poly1305_blocks_ifma(struct cpc__poly1305 *st, const uint8_t *m,
+                               size_t nblocks);
+/* 1 when Poly1305 should use IFMA: the AVX-512 back end is in use and the
+ * CPU has AVX-512 IFMA. */
+int cpc__poly1305_use_ifma(void);
 /* Write the tag and wipe the state. */
 void cpc__poly1305_final(struct cpc__poly1305 *st, uint8_t tag[16]);
 
