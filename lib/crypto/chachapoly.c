@@ -15,7 +15,7 @@
 #include "cpc/error.h"
 #include "crypto/chachapoly_int.h"
 
-#define SLICE 16384 /* a multiple of 64 and 16 */
+#define SLICE 4096 /* a multiple of 64 and 16 */
 
 static void setup(const uint8_t key[32], const uint8_t nonce[12],
                   uint32_t state[16]) {

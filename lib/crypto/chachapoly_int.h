@@ -32,6 +32,9 @@ struct cpc__poly1305 {
   uint64_t r0, r1, s1; /* clamped r; s1 = r1 * 5 / 4 */
   uint64_t h0, h1, h2;
   uint64_t pad0, pad1; /* s, added at the end */
+  /* r^1..r^8 in 44-bit limbs for the IFMA code; pw_ready 0 until made */
+  uint64_t pw[8][3];
+  int pw_ready;
 };
 
 void cpc__poly1305_init(struct cpc__poly1305 *st, const uint8_t key[32]);

@@ -23,6 +23,7 @@ void cpc__poly1305_init(struct cpc__poly1305 *st, const uint8_t key[32]) {
   st->h0 = st->h1 = st->h2 = 0;
   st->pad0 = cpc__load64le(key + 16);
   st->pad1 = cpc__load64le(key + 24);
+  st->pw_ready = 0;
 }
 
 /* Absorb nblocks blocks; hibit is the 2^128 bit of each block (1 or 0). */

@@ -109,31 +109,34 @@ static inline struct vnum add_blocks(struct vnum h, const uint8_t *m) {
 
 void cpc__poly1305_blocks_ifma(struct cpc__poly1305 *st, const uint8_t *m,
                                size_t nblocks) {
-  /* powers r^1..r^8 */
-  uint64_t pw[9][3];
-  pw[1][0] = st->r0 & M44;
-  pw[1][1] = (st->r0 >> 44 | st->r1 << 20) & M44;
-  pw[1][2] = st->r1 >> 24;
-  for (int k = 2; k <= 8; k++)
-    mul44(pw[k - 1], pw[1], pw[k]);
-  const __m512i r0 = _mm512_set1_epi64((long long)pw[8][0]);
-  const __m512i r1 = _mm512_set1_epi64((long long)pw[8][1]);
-  const __m512i r2 = _mm512_set1_epi64((long long)pw[8][2]);
-  const __m512i s1 = _mm512_set1_epi64((long long)(20 * pw[8][1]));
-  const __m512i s2 = _mm512_set1_epi64((long long)(20 * pw[8][2]));
+  /* powers r^1..r^8, once per key */
+  uint64_t(*pw)[3] = st->pw; /* pw[k - 1] = r^k */
+  if (!st->pw_ready) {
+    pw[0][0] = st->r0 & M44;
+    pw[0][1] = (st->r0 >> 44 | st->r1 << 20) & M44;
+    pw[0][2] = st->r1 >> 24;
+    for (int k = 2; k <= 8; k++)
+      mul44(pw[k - 2], pw[0], pw[k - 1]);
+    st->pw_ready = 1;
+  }
+  const __m512i r0 = _mm512_set1_epi64((long long)pw[7][0]);
+  const __m512i r1 = _mm512_set1_epi64((long long)pw[7][1]);
+  const __m512i r2 = _mm512_set1_epi64((long long)pw[7][2]);
+  const __m512i s1 = _mm512_set1_epi64((long long)(20 * pw[7][1]));
+  const __m512i s2 = _mm512_set1_epi64((long long)(20 * pw[7][2]));
   /* lane j of the last step: r^(8-j) */
-  __m512i p0 = _mm512_set_epi64((long long)pw[1][0], (long long)pw[2][0],
-                                (long long)pw[3][0], (long long)pw[4][0],
-                                (long long)pw[5][0], (long long)pw[6][0],
-                                (long long)pw[7][0], (long long)pw[8][0]);
-  __m512i p1 = _mm512_set_epi64((long long)pw[1][1], (long long)pw[2][1],
-                                (long long)pw[3][1], (long long)pw[4][1],
-                                (long long)pw[5][1], (long long)pw[6][1],
-                                (long long)pw[7][1], (long long)pw[8][1]);
-  __m512i p2 = _mm512_set_epi64((long long)pw[1][2], (long long)pw[2][2],
-                                (long long)pw[3][2], (long long)pw[4][2],
-                                (long long)pw[5][2], (long long)pw[6][2],
-                                (long long)pw[7][2], (long long)pw[8][2]);
+  __m512i p0 = _mm512_set_epi64((long long)pw[0][0], (long long)pw[1][0],
+                                (long long)pw[2][0], (long long)pw[3][0],
+                                (long long)pw[4][0], (long long)pw[5][0],
+                                (long long)pw[6][0], (long long)pw[7][0]);
+  __m512i p1 = _mm512_set_epi64((long long)pw[0][1], (long long)pw[1][1],
+                                (long long)pw[2][1], (long long)pw[3][1],
+                                (long long)pw[4][1], (long long)pw[5][1],
+                                (long long)pw[6][1], (long long)pw[7][1]);
+  __m512i p2 = _mm512_set_epi64((long long)pw[0][2], (long long)pw[1][2],
+                                (long long)pw[2][2], (long long)pw[3][2],
+                                (long long)pw[4][2], (long long)pw[5][2],
+                                (long long)pw[6][2], (long long)pw[7][2]);
   __m512i q1 = _mm512_add_epi64(_mm512_slli_epi64(p1, 4),
                                 _mm512_slli_epi64(p1, 2)); /* 20 p1 */
   __m512i q2 =
