@@ -71,9 +71,13 @@ int cpc_chacha20_xor(const uint8_t key[CPC_CHACHAPOLY_KEY_LEN],
                      uint32_t counter, const uint8_t *in, size_t len,
                      uint8_t *out);
 
-/* One-shot Poly1305 (RFC 8439 2.5) of msg under the one-time key. */
-void cpc_poly1305(const uint8_t key[32], const uint8_t *msg, size_t len,
-                  uint8_t tag[16]);
+/*
+ * One-shot Poly1305 (RFC 8439 2.5) of msg[0..len) under the 32-byte
+ * one-time key (never reuse it). msg may be NULL when len is 0.
+ * Returns 0, or CPC_EINVAL for a NULL pointer.
+ */
+int cpc_poly1305(const uint8_t key[32], const uint8_t *msg, size_t len,
+                 uint8_t tag[16]);
 
 /* 1 if this CPU (and OS) can run the back end; AUTO and PORTABLE always. */
 int cpc_chacha_backend_supported(enum cpc_chacha_backend backend);

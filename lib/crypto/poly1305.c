@@ -12,6 +12,7 @@
 
 #include <sodium.h>
 
+#include "cpc/error.h"
 #include "crypto/chachapoly_int.h"
 
 typedef unsigned __int128 u128;
@@ -122,12 +123,15 @@ void cpc__poly1305_final(struct cpc__poly1305 *st, uint8_t tag[16]) {
   sodium_memzero(st, sizeof *st);
 }
 
-void cpc_poly1305(const uint8_t key[32], const uint8_t *msg, size_t len,
-                  uint8_t tag[16]) {
+int cpc_poly1305(const uint8_t key[32], const uint8_t *msg, size_t len,
+                 uint8_t tag[16]) {
+  if (key == NULL || tag == NULL || (msg == NULL && len > 0))
+    return CPC_EINVAL;
   struct cpc__poly1305 st;
   cpc__poly1305_init(&st, key);
   full_blocks(&st, msg, len / 16);
   if (len % 16)
     cpc__poly1305_last(&st, msg + len - len % 16, len % 16);
   cpc__poly1305_final(&st, tag);
+  return 0;
 }

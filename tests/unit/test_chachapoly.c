@@ -129,7 +129,7 @@ static void test_poly1305_rfc(void **state) {
       test_unhex(v[i].key, key, sizeof key);
       size_t n = test_unhex(v[i].msg, msg, sizeof msg);
       test_unhex(v[i].tag, want, sizeof want);
-      cpc_poly1305(key, msg, n, tag);
+      assert_int_equal(cpc_poly1305(key, msg, n, tag), 0);
       assert_memory_equal(tag, want, 16);
       crypto_onetimeauth_poly1305(ref, msg, n, key);
       assert_memory_equal(ref, want, 16);
@@ -146,7 +146,7 @@ static void test_poly1305_rfc(void **state) {
       size_t n = (size_t)(test_splitmix64(&seed) % sizeof msg);
       for (size_t j = 0; j < n; j++)
         msg[j] = i % 3 == 0 ? 0xFF : (uint8_t)test_splitmix64(&seed);
-      cpc_poly1305(key, msg, n, tag);
+      assert_int_equal(cpc_poly1305(key, msg, n, tag), 0);
       crypto_onetimeauth_poly1305(ref, msg, n, key);
       assert_memory_equal(tag, ref, 16);
     }
