@@ -40,6 +40,19 @@ static int use_backend(size_t i) {
   return 1;
 }
 
+/* Runs first: the first choice follows CPC_CHACHA_BACKEND when it names a
+ * supported back end. */
+static void test_env_override(void **state) {
+  (void)state;
+  const char *env = getenv("CPC_CHACHA_BACKEND");
+  enum cpc_chacha_backend b = cpc_chacha_backend();
+  assert_int_not_equal(b, CPC_CHACHA_AUTO);
+  for (size_t i = 0; env != NULL && i < NBACKENDS; i++)
+    if (strcmp(env, cpc_chacha_backend_name(all_backends[i])) == 0 &&
+        cpc_chacha_backend_supported(all_backends[i]))
+      assert_int_equal(b, all_backends[i]);
+}
+
 static void test_chacha20_rfc(void **state) {
   (void)state;
   uint8_t key[32], nonce[12], want[128], out[1100], zero[1100] = {0};
@@ -311,6 +324,7 @@ int main(void) {
   if (sodium_init() < 0)
     return 1;
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_env_override),
       cmocka_unit_test(test_chacha20_rfc),
       cmocka_unit_test(test_poly1305_rfc),
       cmocka_unit_test(test_aead_rfc),
