@@ -6,7 +6,8 @@
  * upper ZMM halves for AVX-512). The choice is the best supported back end,
  * unless CPC_CHACHA_BACKEND names a supported one (portable, avx2, avx512)
  * or cpc_chacha_set_backend() picks one. Poly1305 uses AVX-512 IFMA when the
- * AVX-512 back end is in use and the CPU has IFMA.
+ * AVX-512 back end is in use and the CPU has IFMA, else AVX2 with either
+ * SIMD back end.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -125,6 +126,10 @@ cpc__chacha_xor_fn *cpc__chacha_xor(void) {
 
 int cpc__poly1305_use_ifma(void) {
   return cpc_chacha_backend() == CPC_CHACHA_AVX512 && (features() & FEAT_IFMA);
+}
+
+int cpc__poly1305_use_avx2(void) {
+  return cpc_chacha_backend() >= CPC_CHACHA_AVX2;
 }
 
 int cpc_chacha_set_backend(enum cpc_chacha_backend backend) {

@@ -49,6 +49,12 @@ void cpc__poly1305_last(struct cpc__poly1305 *st, const uint8_t *m, size_t len);
 /* nblocks (a multiple of 8, at least 8) full blocks with AVX-512 IFMA. */
 void cpc__poly1305_blocks_ifma(struct cpc__poly1305 *st, const uint8_t *m,
                                size_t nblocks);
+/* nblocks (a multiple of 4, at least 4) full blocks with AVX2. */
+void cpc__poly1305_blocks_avx2(struct cpc__poly1305 *st, const uint8_t *m,
+                               size_t nblocks);
+/* 1 when Poly1305 should use AVX2: an AVX2 or AVX-512 back end is in use
+ * (and IFMA is not). */
+int cpc__poly1305_use_avx2(void);
 /* 1 when Poly1305 should use IFMA: the AVX-512 back end is in use and the
  * CPU has AVX-512 IFMA. */
 int cpc__poly1305_use_ifma(void);

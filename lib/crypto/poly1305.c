@@ -69,6 +69,11 @@ static void full_blocks(struct cpc__poly1305 *st, const uint8_t *m,
     cpc__poly1305_blocks_ifma(st, m, n);
     m += 16 * n;
     nblocks -= n;
+  } else if (nblocks >= 16 && cpc__poly1305_use_avx2()) {
+    size_t n = nblocks & ~(size_t)3;
+    cpc__poly1305_blocks_avx2(st, m, n);
+    m += 16 * n;
+    nblocks -= n;
   }
   blocks(st, m, nblocks, 1);
 }
