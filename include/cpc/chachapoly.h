@@ -3,7 +3,9 @@
  *
  * Own implementation written from RFC 8439: a portable C ChaCha20 plus AVX2
  * (8 blocks at a time) and AVX-512 (16 blocks at a time) back ends chosen
- * once per process at run time, and a 64-bit scalar Poly1305. The output is
+ * once per process at run time; Poly1305 is 64-bit scalar with the portable
+ * back end, AVX2 (4 blocks at a time) with the SIMD ones, AVX-512 IFMA
+ * (8 blocks at a time) with AVX-512 on CPUs that have it. The output is
  * byte for byte that of libsodium's crypto_aead_chacha20poly1305_ietf_encrypt
  * (combined layout: ciphertext || 16-byte tag).
  *
