@@ -2,6 +2,7 @@
 #include <sodium.h>
 
 #include "cpc/aead.h"
+#include "cpc/chachapoly.h"
 #include "cpc/error.h"
 #include "crypto/crypto_int.h"
 
@@ -23,15 +24,11 @@ int cpc_aead_encrypt(const uint8_t key[CPC_AEAD_KEY_LEN],
                      const uint8_t *aad, size_t aad_len, const uint8_t *pt,
                      size_t pt_len, uint8_t *out, size_t out_cap,
                      size_t *out_len) {
-  unsigned long long clen = 0;
-  if (cpc__sodium_ready() != 0)
-    return CPC_ECRYPTO;
   if (pt_len > SIZE_MAX - CPC_AEAD_TAG_LEN || out_cap < pt_len + CPC_AEAD_TAG_LEN)
     return CPC_ETOOBIG;
-  if (crypto_aead_chacha20poly1305_ietf_encrypt(out, &clen, pt, pt_len, aad,
-                                                aad_len, NULL, nonce, key) != 0)
+  if (cpc_chachapoly_encrypt(key, nonce, aad, aad_len, pt, pt_len, out) != 0)
     return CPC_ECRYPTO;
-  *out_len = (size_t)clen;
+  *out_len = pt_len + CPC_AEAD_TAG_LEN;
   return 0;
 }
 
@@ -40,18 +37,13 @@ int cpc_aead_decrypt(const uint8_t key[CPC_AEAD_KEY_LEN],
                      const uint8_t *aad, size_t aad_len, const uint8_t *ct,
                      size_t ct_len, uint8_t *out, size_t out_cap,
                      size_t *out_len) {
-  unsigned long long mlen = 0;
-  if (cpc__sodium_ready() != 0)
-    return CPC_ECRYPTO;
   if (ct_len < CPC_AEAD_TAG_LEN)
     return CPC_ETRUNC;
   if (out_cap < ct_len - CPC_AEAD_TAG_LEN)
     return CPC_ETOOBIG;
-  if (crypto_aead_chacha20poly1305_ietf_decrypt(out, &mlen, NULL, ct, ct_len,
-                                                aad, aad_len, nonce, key) != 0) {
-    sodium_memzero(out, ct_len - CPC_AEAD_TAG_LEN);
+  /* The tag is checked over the whole input before out is written. */
+  if (cpc_chachapoly_decrypt(key, nonce, aad, aad_len, ct, ct_len, out) != 0)
     return CPC_EAUTH;
-  }
-  *out_len = (size_t)mlen;
+  *out_len = ct_len - CPC_AEAD_TAG_LEN;
   return 0;
 }

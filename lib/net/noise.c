@@ -16,6 +16,7 @@
 
 #include <sodium.h>
 
+#include "cpc/chachapoly.h"
 #include "cpc/error.h"
 
 /* ---- CipherState ---------------------------------------------------- */
@@ -53,10 +54,9 @@ int cpc__noise_cipher_encrypt(struct cpc__noise_cipher *cs, const uint8_t *ad,
   if (cs->n == UINT64_MAX)
     return CPC_ESTATE;
   noise_nonce(cs->n, nonce);
-  /* Detached mode writes the tag after the ciphertext; in place is fine. */
-  if (crypto_aead_chacha20poly1305_ietf_encrypt_detached(
-          out, out + plain_len, NULL, plain, plain_len, ad, ad_len, NULL, nonce,
-          cs->k) != 0)
+  /* The tag follows the ciphertext; in place is fine. */
+  if (cpc_chachapoly_encrypt(cs->k, nonce, ad, ad_len, plain, plain_len,
+                             out) != 0)
     return CPC_ECRYPTO;
   cs->n++;
   *out_len = plain_len + CPC__NOISE_TAGLEN;
@@ -81,9 +81,8 @@ int cpc__noise_cipher_decrypt(struct cpc__noise_cipher *cs, const uint8_t *ad,
     return CPC_ESTATE;
   clen = in_len - CPC__NOISE_TAGLEN;
   noise_nonce(cs->n, nonce);
-  /* libsodium verifies the tag before it writes any plaintext. */
-  if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(
-          out, NULL, in, clen, in + clen, ad, ad_len, nonce, cs->k) != 0)
+  /* The tag is verified before any plaintext is written. */
+  if (cpc_chachapoly_decrypt(cs->k, nonce, ad, ad_len, in, in_len, out) != 0)
     return CPC_EAUTH;
   cs->n++;
   *out_len = clen;
