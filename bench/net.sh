@@ -4,7 +4,8 @@
 #  1. One stream, /cpc/sink/1.0.0 (the dialer sends, the listener counts):
 #     C -> C (`cpc net send` to `cpc net listen`), js-libp2p -> js-libp2p
 #     (bench/net_js.mjs, same protocol), iperf3 (plain TCP, the ceiling),
-#     and libsodium ChaCha20-Poly1305 on one core (bench/net_chacha.c).
+#     and ChaCha20-Poly1305 on one core, libcpc's and libsodium's
+#     (bench/net_chacha.c).
 #     Targets: C->C >= 3x js, and >= 0.5x one core's ChaCha20-Poly1305.
 #  2. Memory: RSS of `cpc net listen` before and with N idle connections
 #     from one C host (bench/net_conns.c), per connection (target <= 64
@@ -39,7 +40,8 @@ libs=$(pkg-config --libs libsodium libzstd libprotobuf-c jansson libsecp256k1 li
 cc -O2 -Iinclude -I"$build/proto" bench/net_conns.c "$build/libcpc.a" $libs \
   -lpthread -lm -o "$tmp/net_conns"
 # shellcheck disable=SC2086
-cc -O2 bench/net_chacha.c $(pkg-config --libs libsodium) -o "$tmp/net_chacha"
+cc -O2 -Iinclude bench/net_chacha.c "$build/libcpc.a" $libs -lpthread -lm \
+  -o "$tmp/net_chacha"
 
 # Start "$@" in the background with stdout to $tmp/$name; wait for its first
 # line (an address) and put it in $addr, the pid in $pid.
@@ -88,14 +90,16 @@ sleep 0.3
 ip=$(iperf3 -c 127.0.0.1 -p "$port" -n $((mib << 20)) -J |
   jq '.end.sum_received.bits_per_second / 8 / 1e6 | floor')
 
-chacha=$("$tmp/net_chacha" | awk '{ print $2 }')
+read -r _ chacha sodium < <("$tmp/net_chacha")
 
 js_note=""
 [[ $js_mib != "$mib" ]] && js_note=" (js: ${js_mib} MiB)"
-awk -v c="$c" -v js="$js" -v ip="$ip" -v ch="$chacha" -v mib="$mib" -v runs="$runs" -v note="$js_note" \
+awk -v c="$c" -v js="$js" -v ip="$ip" -v ch="$chacha" -v so="$sodium" -v mib="$mib" -v runs="$runs" -v note="$js_note" \
   -v scpu="$c_send_cpu" -v rcpu="$c_recv_cpu" 'BEGIN {
   printf "net 1 stream: C->C %.0f MB/s, js->js %.0f MB/s (ratio %.2f, target >= 3), iperf3 %.0f MB/s, chacha20poly1305 one core %.0f MB/s (C->C / that = %.2f, target >= 0.5)\n",
     c, js, c / js, ip, ch, c / ch
+  printf "  (chacha20poly1305 one core: libcpc %.0f MB/s, the transport'"'"'s cipher; libsodium %.0f MB/s: C->C / libsodium = %.2f)\n",
+    ch, so, c / so
   printf "  (%d MiB one stream, best of %d%s; C->C / iperf3 = %.2f)\n", mib, runs, note, c / ip
   gib = mib * runs / 1024
   printf "  C->C CPU per GiB: sender %.2f s, listener %.2f s (ChaCha20-Poly1305 alone: %.2f s)\n",
