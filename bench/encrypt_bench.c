@@ -52,18 +52,25 @@ static double run_pipeline(const uint8_t *pool, size_t total, uint32_t chunk,
   return (double)total / t / 1e9;
 }
 
+/* ChaCha20-Poly1305 alone over the same chunks: libcpc's (the cipher the
+ * pipeline uses) when sodium is 0, libsodium's when 1. */
 static double run_chacha(const uint8_t *pool, size_t total, uint32_t chunk,
-                         uint8_t *ct) {
+                         uint8_t *ct, int sodium) {
   uint8_t key[32], nonce[12];
   unsigned long long clen;
+  size_t len;
   uint64_t index = 0;
   cpc_aead_keygen(key);
   double t = now();
   for (size_t done = 0; done < total; done += POOL)
     for (size_t off = 0; off < POOL; off += chunk) {
       cpc_aead_nonce(CPC_AEAD_DOMAIN_CHUNK, index++, nonce);
-      crypto_aead_chacha20poly1305_ietf_encrypt(ct, &clen, pool + off, chunk,
-                                                NULL, 0, NULL, nonce, key);
+      if (sodium)
+        crypto_aead_chacha20poly1305_ietf_encrypt(ct, &clen, pool + off, chunk,
+                                                  NULL, 0, NULL, nonce, key);
+      else
+        cpc_aead_encrypt(key, nonce, NULL, 0, pool + off, chunk, ct,
+                         chunk + 16, &len);
     }
   t = now() - t;
   return (double)total / t / 1e9;
@@ -77,9 +84,11 @@ int main(int argc, char **argv) {
     return 1;
   total = (total + POOL - 1) / POOL * POOL;
   randombytes_buf(pool, POOL);
-  double best_p = 0, best_c = 0, best_p0 = 0;
+  double best_p = 0, best_c = 0, best_p0 = 0, best_s = 0;
   for (int rep = 0; rep < 3; rep++) { /* interleaved, best of three */
-    double c = run_chacha(pool, total, chunk, ct);
+    double c = run_chacha(pool, total, chunk, ct, 0);
+    double so = run_chacha(pool, total, chunk, ct, 1);
+    best_s = so > best_s ? so : best_s;
     double p = run_pipeline(pool, total, chunk, 1);
     double p0 = run_pipeline(pool, total, chunk, 0);
     best_c = c > best_c ? c : best_c;
@@ -92,6 +101,9 @@ int main(int argc, char **argv) {
   printf("  (pipeline on one thread: %.2f GB/s, ratio %.2f; %zu MiB, %u KiB "
          "chunks, incompressible data)\n",
          best_p0, best_p0 / best_c, total >> 20, chunk >> 10);
+  printf("  (cipher alone is libcpc's ChaCha20-Poly1305; libsodium's: %.2f "
+         "GB/s, pipeline / libsodium = %.2f)\n",
+         best_s, best_p / best_s);
   free(pool);
   free(ct);
   return 0;
