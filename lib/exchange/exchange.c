@@ -506,6 +506,8 @@ int cpc_exchange_new(uv_loop_t *loop, cpc_net *net, cpc_blockstore *bs,
   uv_idle_init(ex->loop, &ex->kick);
   ex->tick.data = ex->kick.data = ex;
   ex->handles_open = 2;
+  /* the engine's clock starts at 0: set it before any session starts */
+  cpc_bitswap_client_tick(ex->client, uv_now(loop));
   uv_timer_start(&ex->tick, tick_cb, ex->cfg.tick_ms, ex->cfg.tick_ms);
   uv_unref((uv_handle_t *)&ex->tick);
   *out = ex;

@@ -201,10 +201,15 @@ static void test_fetch_50(void **state) {
   struct got g = {0};
   cpc_exchange_stats st;
   cpc_exchange_fetch_stats fs;
+  cpc_exchange_config cfg;
   (void)state;
   node_start(&a, 1, NULL);
-  node_start(&b, 1, NULL);
   put_blocks(&pa, 1, N, SIZE, cids, data);
+  /* B fetches at once after it starts, with a fast clock: a tick during
+   * the fetch must not find every want timed out */
+  cpc_exchange_config_default(&cfg);
+  cfg.tick_ms = 2;
+  node_start(&b, 1, &cfg);
   ma = node_addr(&a);
   g.cids = cids;
   g.data = data;
@@ -221,6 +226,7 @@ static void test_fetch_50(void **state) {
   assert_int_equal(fs.received, N);
   assert_int_equal(fs.from_store, 0);
   assert_int_equal(fs.connected, 1);
+  assert_int_equal(fs.timeouts, 0);
   cpc_exchange_fetch_free(f);
   for (size_t i = 0; i < N; i++) { /* stored in B, bytes intact */
     uint8_t buf[SIZE];
@@ -512,6 +518,49 @@ static void test_forged_block(void **state) {
   node_stop(&f_node);
 }
 
+/* --- a peer that never answers ----------------------------------------------
+ */
+
+static void silent_handler(cpc_net_stream *s, const char *protocol, void *ud) {
+  (void)protocol;
+  (void)ud;
+  cpc_net_stream_set_callbacks(s, NULL, NULL); /* reads and ignores */
+}
+
+static void test_silent_peer_times_out(void **state) {
+  struct node quiet, b;
+  cpc_exchange_config cfg;
+  cpc_multiaddr ma;
+  cpc_exchange_fetch *f;
+  struct got g = {0};
+  uint8_t junk[32];
+  cpc_cid cid;
+  uint64_t t0;
+  (void)state;
+  node_start(&quiet, 0, NULL);
+  assert_int_equal(
+      cpc_net_handle(quiet.net, CPC_BITSWAP_PROTOCOL_120, silent_handler, NULL),
+      0);
+  randombytes_buf(junk, sizeof junk);
+  assert_int_equal(
+      cpc_cid_compute(CPC_CODEC_RAW, CPC_MH_BLAKE3, junk, sizeof junk, &cid), 0);
+  ma = node_addr(&quiet);
+  short_timeouts(&cfg);
+  cfg.tick_ms = 150; /* the first tick comes after the session started */
+  node_start(&b, 1, &cfg);
+  t0 = uv_now(&loop);
+  assert_int_equal(
+      cpc_exchange_fetch_start(b.ex, &cid, 1, &ma, 1, NULL, 0, &got_cb, &g, &f),
+      0);
+  assert_true(run_until(&g.done, 5000));
+  assert_int_equal(g.rc, CPC_ETIMEDOUT);
+  /* after the want-have timeout (500 ms), not at the first tick */
+  assert_true(uv_now(&loop) - t0 >= 450);
+  cpc_exchange_fetch_free(f);
+  node_stop(&b);
+  node_stop(&quiet);
+}
+
 /* --- oversized message -----------------------------------------------------
  */
 
@@ -607,6 +656,7 @@ int main(void) {
       cmocka_unit_test(test_provider_leaves),
       cmocka_unit_test(test_forged_block),
       cmocka_unit_test(test_oversized),
+      cmocka_unit_test(test_silent_peer_times_out),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
