@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "block_fetch.h"
 #include "commands.h"
 #include "cpc/blockstore.h"
 #include "cpc/error.h"
@@ -19,6 +20,8 @@ static void usage(FILE *out) {
       "usage: cpc block put FILE|- [--store DIR] [--hash blake3|sha2-256]\n"
       "                 [--codec raw|dag-pb]\n"
       "       cpc block get CID [--store DIR] [-o FILE]\n"
+      "       cpc block get CID... --peer MULTIADDR [--peer MULTIADDR...]\n"
+      "                 [--store DIR] [-o FILE] [--timeout MS]\n"
       "       cpc block ls [--store DIR] [-l]\n"
       "       cpc block rm CID... [--store DIR]\n"
       "       cpc block stat [--store DIR]\n"
@@ -32,7 +35,13 @@ static void usage(FILE *out) {
       "  put    store FILE's bytes ('-': standard input) as one block and\n"
       "         print its CID (default CIDv1, raw, blake3, base32)\n"
       "  get    write the block to standard output or FILE (re-checked\n"
-      "         against CID first)\n"
+      "         against CID first). With --peer: fetch the blocks over\n"
+      "         Bitswap from those peers (each block is verified against its\n"
+      "         CID before it is kept); blocks go into --store when given\n"
+      "         (several CIDs need it), and the bytes of a single CID to\n"
+      "         standard output or FILE. Fails with a message when no peer\n"
+      "         can be reached, when the peers do not have a block\n"
+      "         (DONT_HAVE), or after --timeout\n"
       "  ls     print the CID of every block (as CIDv1 raw: the store keeps\n"
       "         the multihash only); -l adds the size in bytes\n"
       "  rm     remove blocks\n"
@@ -49,6 +58,10 @@ static void usage(FILE *out) {
       "  --hash NAME   put: multihash function (default blake3)\n"
       "  --codec NAME  put: codec in the printed CID (default raw)\n"
       "  -o FILE       get: write here instead of standard output\n"
+      "  --peer MA     get: fetch over Bitswap from /ip4|ip6/A/tcp/P[/p2p/ID]\n"
+      "                (repeatable; blocks are asked of all of them)\n"
+      "  --timeout MS  get --peer: give up after MS milliseconds (default\n"
+      "                60000)\n"
       "  -h, --help    show this help\n");
 }
 
@@ -58,9 +71,12 @@ struct opts {
   const char *hash;
   const char *codec;
   const char *out;
+  const char *timeout;
+  const char *peers[16];
+  int npeers;
   int long_list;
   int remove;
-  const char *args[64];
+  const char *args[4096];
   int nargs;
 };
 
@@ -98,8 +114,24 @@ static int parse(int argc, char **argv, struct opts *o, int *done) {
       *done = 1;
       return 0;
     }
+    const char *peer = NULL;
+    if (!positional_only &&
+        (r = take_option(argc, argv, &i, "--peer", &peer)) != 0) {
+      if (r < 0) {
+        cpc_fail("block", "option %s needs a value", arg);
+        return 2;
+      }
+      if (o->npeers == (int)(sizeof o->peers / sizeof o->peers[0])) {
+        cpc_fail("block", "too many --peer options (at most %zu)",
+                 sizeof o->peers / sizeof o->peers[0]);
+        return 2;
+      }
+      o->peers[o->npeers++] = peer;
+      continue;
+    }
     if (!positional_only &&
         ((r = take_option(argc, argv, &i, "--store", &o->store)) ||
+         (r = take_option(argc, argv, &i, "--timeout", &o->timeout)) ||
          (r = take_option(argc, argv, &i, "--hash", &o->hash)) ||
          (r = take_option(argc, argv, &i, "--codec", &o->codec)) ||
          (r = take_option(argc, argv, &i, "-o", &o->out)) ||
@@ -257,6 +289,34 @@ out:
   return status;
 }
 
+/* get --peer: over Bitswap. */
+static int do_fetch(struct opts *o) {
+  struct cpc_block_fetch_args a;
+  char *end;
+  int rc;
+  if ((rc = need_args(o, "get", 1, 4096, "one or more CIDs")) != 0)
+    return rc;
+  memset(&a, 0, sizeof a);
+  a.cids = o->args;
+  a.n_cids = o->nargs;
+  a.peers = o->peers;
+  a.n_peers = o->npeers;
+  a.store = o->store;
+  a.out = o->out;
+  a.timeout_ms = 60000;
+  if (o->timeout) {
+    errno = 0;
+    unsigned long long v = strtoull(o->timeout, &end, 10);
+    if (errno || end == o->timeout || *end || o->timeout[0] == '-' || v == 0) {
+      cpc_fail("block", "bad value '%s' for --timeout (milliseconds)",
+               o->timeout);
+      return 2;
+    }
+    a.timeout_ms = v;
+  }
+  return cpc_block_fetch(&a);
+}
+
 static int do_get(struct opts *o) {
   cpc_blockstore *bs = NULL;
   uint8_t *data = NULL;
@@ -265,7 +325,9 @@ static int do_get(struct opts *o) {
   FILE *f = NULL;
   int rc, status = 1;
 
-  if ((rc = need_args(o, "get", 1, 1, "one CID")) != 0)
+  if (o->npeers > 0)
+    return do_fetch(o);
+  if ((rc = need_args(o, "get", 1, 1, "one CID (several need --peer)")) != 0)
     return rc;
   if (parse_cid(o->args[0], &cid) != 0 ||
       open_store(o, CPC_BLOCKSTORE_NOCREATE, &bs) != 0)
@@ -490,7 +552,8 @@ enum {
   OPT_CODEC = 2,
   OPT_OUT = 4,
   OPT_LONG = 8,
-  OPT_REMOVE = 16
+  OPT_REMOVE = 16,
+  OPT_PEER = 32
 };
 
 /* The first option given that a verb taking only `takes` does not accept. */
@@ -505,6 +568,10 @@ static const char *foreign_option(const struct opts *o, unsigned takes) {
     return "-l";
   if (o->remove && !(takes & OPT_REMOVE))
     return "--remove";
+  if (o->npeers && !(takes & OPT_PEER))
+    return "--peer";
+  if (o->timeout && !(takes & OPT_PEER))
+    return "--timeout";
   return NULL;
 }
 
@@ -514,7 +581,7 @@ int cpc_cmd_block(int argc, char **argv) {
     int (*run)(struct opts *o);
     unsigned takes; /* OPT_* it accepts besides --store */
   } verbs[] = {{"put", do_put, OPT_HASH | OPT_CODEC},
-               {"get", do_get, OPT_OUT},
+               {"get", do_get, OPT_OUT | OPT_PEER},
                {"ls", do_ls, OPT_LONG},
                {"rm", do_rm, 0},
                {"stat", do_stat, 0},

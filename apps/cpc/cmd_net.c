@@ -13,7 +13,9 @@
 #include <uv.h>
 
 #include "commands.h"
+#include "cpc/blockstore.h"
 #include "cpc/error.h"
+#include "cpc/exchange.h"
 #include "cpc/key_file.h"
 #include "cpc/keys.h"
 #include "cpc/net.h"
@@ -25,7 +27,8 @@
 static void usage(FILE *out) {
   fprintf(
       out,
-      "usage: cpc net listen [MULTIADDR...] [--key FILE] [OPTIONS]\n"
+      "usage: cpc net listen [MULTIADDR...] [--key FILE] [--store DIR]\n"
+      "                      [OPTIONS]\n"
       "       cpc net ping MULTIADDR [-n COUNT] [OPTIONS]\n"
       "       cpc net identify MULTIADDR [OPTIONS]\n"
       "       cpc net echo MULTIADDR [--streams N] [--bytes B] [--reset]\n"
@@ -38,8 +41,11 @@ static void usage(FILE *out) {
       "            serve identify, ping and /cpc/echo/1.0.0 until SIGINT or\n"
       "            SIGTERM; also /cpc/sink/1.0.0 (benchmarks: it drops what\n"
       "            the dialer sends and, at the dialer's half-close, answers\n"
-      "            the byte count as 8 bytes big-endian). --key FILE: a libp2p PrivateKey protobuf (cpc key\n"
-      "            new); without it a fresh Ed25519 key is used\n"
+      "            the byte count as 8 bytes big-endian). --key FILE: a\n"
+      "            libp2p PrivateKey protobuf (cpc key new); without it a\n"
+      "            fresh Ed25519 key is used. --store DIR: also serve Bitswap\n"
+      "            (/ipfs/bitswap/1.2.0, 1.1.0, 1.0.0) from that block store\n"
+      "            (created if missing; see cpc block)\n"
       "  ping      ping the peer COUNT times (default 1); one round trip per\n"
       "            line, e.g. \"0.213 ms\"\n"
       "  identify  print what the peer says about itself as JSON\n"
@@ -58,7 +64,7 @@ static void usage(FILE *out) {
 }
 
 struct opts {
-  const char *key_file, *agent;
+  const char *key_file, *agent, *store;
   uint64_t timeout_ms, idle_ms;
   int have_idle;
   long count, streams;
@@ -96,6 +102,8 @@ static int parse(int argc, char **argv, struct opts *o) {
       return -1;
     } else if (strcmp(a, "--key") == 0 && more) {
       o->key_file = argv[++i];
+    } else if (strcmp(a, "--store") == 0 && more) {
+      o->store = argv[++i];
     } else if (strcmp(a, "--agent") == 0 && more) {
       o->agent = argv[++i];
     } else if (strcmp(a, "--timeout") == 0 && more) {
@@ -180,6 +188,8 @@ struct app {
   uint8_t reply[CPC_APP_SINK_REPLY_LEN];
   uv_signal_t sigint, sigterm;
   uv_timer_t linger;
+  cpc_blockstore *bs; /* listen --store */
+  cpc_exchange *ex;
   int signals, loop_open;
 };
 
@@ -198,6 +208,8 @@ static void finish(struct app *a, int status) {
     uv_close((uv_handle_t *)&a->sigterm, NULL);
     a->signals = 0;
   }
+  cpc_exchange_close(a->ex, NULL, NULL);
+  a->ex = NULL;
   cpc_net_close(a->net, net_closed, NULL);
 }
 
@@ -278,14 +290,35 @@ static void on_signal(uv_signal_t *h, int signum) {
 /* --- listen ------------------------------------------------------------------
  */
 
+static void listen_conn_close(cpc_net *net, cpc_net_conn *c, int reason,
+                              void *ud) {
+  struct app *a = ud;
+  (void)net;
+  (void)reason;
+  cpc_exchange_conn_closed(a->ex, c);
+}
+
 static int cmd_listen(struct app *a) {
+  static const cpc_net_events ev = {.on_conn_close = listen_conn_close};
   cpc_multiaddr addrs[64];
   size_t n = 0;
   int rc;
   if (a->o.n_addrs == 0)
     a->o.addrs[a->o.n_addrs++] = "/ip4/0.0.0.0/tcp/0";
-  if ((rc = start_host(a, NULL, 1)) != 0)
+  if (a->o.store) {
+    rc = cpc_blockstore_open(a->o.store, 0, &a->bs);
+    if (rc != 0)
+      return cpc_fail(CMD, "cannot open the block store at '%s': %s",
+                      a->o.store, cpc_strerror(rc));
+  }
+  if ((rc = start_host(a, a->bs ? &ev : NULL, 1)) != 0)
     return rc;
+  if (a->bs &&
+      (rc = cpc_exchange_new(&a->loop, a->net, a->bs, NULL, &a->ex)) != 0) {
+    finish(a, 1);
+    run_loop(a);
+    return cpc_fail(CMD, "cannot start Bitswap: %s", cpc_strerror(rc));
+  }
   cpc_net_listen_addrs(a->net, addrs, 64, &n);
   for (size_t i = 0; i < n && i < 64; i++) {
     char text[CPC_MULTIADDR_MAX_TEXT];
@@ -817,6 +850,7 @@ int cpc_cmd_net(int argc, char **argv) {
     uv_run(&a->loop, UV_RUN_DEFAULT);
     uv_loop_close(&a->loop);
   }
+  cpc_blockstore_close(a->bs);
   free(a);
   return rc;
 }
