@@ -3,6 +3,7 @@
 #define CPC_CONTENT_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <zstd.h>
@@ -69,27 +70,34 @@ typedef struct cpc__hash_job {
   const uint8_t *data;
   size_t len;
   uint8_t digest[32];
-  int state; /* 0 idle, 1 queued, 2 done; guarded by the worker's lock */
+  atomic_int state; /* 0 idle, 1 queued, 2 done (digest then readable) */
 } cpc__hash_job;
 
 #define CPC__HASH_QUEUE 4
 
-/* One thread hashing jobs in submission order. */
+/*
+ * One thread hashing jobs in submission order. Handing a job over and
+ * picking up its digest take no system call in the common case: each side
+ * spins briefly (a chunk takes tens of microseconds) before sleeping on a
+ * condition variable, and a side signals only when the other one sleeps.
+ */
 typedef struct cpc__hash_worker {
   pthread_t thread;
   pthread_mutex_t lock;
   pthread_cond_t wake; /* jobs queued or stop */
   pthread_cond_t done; /* a job finished */
   cpc__hash_job *queue[CPC__HASH_QUEUE];
-  size_t head, count;
-  int stop, started;
+  atomic_size_t submitted, completed; /* counts; queue slot = count % size */
+  atomic_int worker_sleeps, caller_sleeps, stop;
+  int started;
 } cpc__hash_worker;
 
 /* Start the thread. CPC_EAGAIN if it cannot be created. */
 int cpc__hash_worker_start(cpc__hash_worker *w);
-/* Queue job (borrowed until it is done). At most CPC__HASH_QUEUE pending. */
+/* Queue job (borrowed until it is done). At most CPC__HASH_QUEUE pending,
+ * else CPC_EAGAIN. Only one thread may submit and wait. */
 int cpc__hash_worker_submit(cpc__hash_worker *w, cpc__hash_job *job);
-/* Block until job is done. */
+/* Block until job (submitted earlier) is done. */
 void cpc__hash_worker_wait(cpc__hash_worker *w, cpc__hash_job *job);
 /* Finish queued jobs, join the thread. Safe on a worker never started. */
 void cpc__hash_worker_stop(cpc__hash_worker *w);
