@@ -1,6 +1,7 @@
 /*
  * hash_worker.c: one thread that BLAKE3-hashes encrypted chunks, so hashing
- * block n overlaps encrypting block n + 1 on the caller's thread.
+ * block n overlaps encrypting block n + 1 on the caller's thread. It also
+ * runs the compression probe of chunk n + 1 while chunk n is encrypted.
  *
  * A 256 KiB chunk takes about 60 us to encrypt and 40 us to hash, so the
  * worker idles about a third of the time. Sleeping on a condition variable
@@ -76,7 +77,11 @@ static void *worker_main(void *arg) {
     if (atomic_load(&w->submitted) == done)
       break; /* stop, queue drained */
     cpc__hash_job *job = w->queue[done % CPC__HASH_QUEUE];
-    cpc_blake3(job->data, job->len, job->digest);
+    if (job->probe_cctx)
+      job->pays = cpc__compress_probe(job->probe_cctx, job->data, job->len,
+                                      job->scratch, job->scratch_cap);
+    else
+      cpc_blake3(job->data, job->len, job->digest);
     atomic_store(&job->state, 2);
     atomic_store(&w->completed, done + 1);
     if (atomic_load(&w->caller_sleeps)) {
