@@ -13,13 +13,14 @@
  * The flag protocol (store own flag, then load the other side's counter;
  * all seq_cst) guarantees that a sleeper is always seen and woken.
  */
+#include <sched.h>
 #include <time.h>
 
 #include "content/content_int.h"
 #include "cpc/blake3.h"
 #include "cpc/error.h"
 
-#define SPIN_NS 200000 /* 200 us: a few chunks' time */
+#define SPIN_NS 50000 /* 50 us: most of a 256 KiB chunk's time */
 
 static void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -33,21 +34,24 @@ static uint64_t now_ns(void) {
   return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
-/* Spin until pending(arg) is nonzero or SPIN_NS pass; 1 if it became so. */
+/*
+ * Spin until ready(w, arg) or SPIN_NS pass; 1 if it became ready. Between
+ * short bursts of pause the thread yields its CPU: if the other side of the
+ * pipeline shares it (a busy machine), it runs instead of waiting for a
+ * time slice to end; on an idle CPU the yield returns at once.
+ */
 static int spin_until(int (*ready)(cpc__hash_worker *, void *),
                       cpc__hash_worker *w, void *arg) {
-  uint64_t start = 0;
-  for (unsigned i = 0;; i++) {
-    if (ready(w, arg))
-      return 1;
-    cpu_relax();
-    if ((i & 63) == 63) {
-      uint64_t t = now_ns();
-      if (start == 0)
-        start = t;
-      else if (t - start > SPIN_NS)
-        return 0;
+  uint64_t start = now_ns();
+  for (;;) {
+    for (int i = 0; i < 32; i++) {
+      if (ready(w, arg))
+        return 1;
+      cpu_relax();
     }
+    if (now_ns() - start > SPIN_NS)
+      return 0;
+    sched_yield();
   }
 }
 
