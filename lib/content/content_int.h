@@ -3,6 +3,7 @@
 #define CPC_CONTENT_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <zstd.h>
@@ -18,9 +19,21 @@
 size_t cpc__compress_bound(size_t len);
 
 /*
- * Compress src if it pays (saves >= 1/8; a probe skips incompressible data
- * cheaply). *out_len gets the compressed size in dst, or 0 if the chunk is
- * to be stored as is. dst_cap should be cpc__compress_bound(len).
+ * The cheap probe: 1 if compressing data[0..len) may pay (len > 0 and
+ * either short or one of three 4 KiB samples compresses by 1/16 in zstd's
+ * fast mode), 0 if the chunk is to be stored as is without trying.
+ * scratch_cap should be cpc__compress_probe_scratch_len(). A zstd failure
+ * counts as "does not pay".
+ */
+int cpc__compress_probe(ZSTD_CCtx *cctx, const uint8_t *data, size_t len,
+                        uint8_t *scratch, size_t scratch_cap);
+/* Scratch bytes the probe needs. */
+size_t cpc__compress_probe_scratch_len(void);
+
+/*
+ * Compress src (after a probe said it may pay) and keep the result if it
+ * saves >= 1/8: *out_len gets the compressed size in dst, or 0 if the chunk
+ * is to be stored as is. dst_cap should be cpc__compress_bound(len).
  * Returns 0 or CPC_ENOMEM.
  */
 int cpc__compress_chunk(ZSTD_CCtx *cctx, const uint8_t *src, size_t len,
@@ -64,32 +77,47 @@ int cpc__block_seal(const uint8_t key[CPC_AEAD_KEY_LEN], uint32_t domain,
 
 /* --- hash_worker.c ------------------------------------------------------- */
 
-/* A BLAKE3 job: hash data[0..len) into digest. */
+/*
+ * A job for the worker: BLAKE3 of data[0..len) into digest, or, when
+ * probe_cctx is set, the compression probe of data[0..len) into pays
+ * (probe_cctx and scratch are then used by the worker until it is done).
+ */
 typedef struct cpc__hash_job {
   const uint8_t *data;
   size_t len;
   uint8_t digest[32];
-  int state; /* 0 idle, 1 queued, 2 done; guarded by the worker's lock */
+  ZSTD_CCtx *probe_cctx;
+  uint8_t *scratch;
+  size_t scratch_cap;
+  int pays;
+  atomic_int state; /* 0 idle, 1 queued, 2 done (results then readable) */
 } cpc__hash_job;
 
-#define CPC__HASH_QUEUE 4
+#define CPC__HASH_QUEUE 8
 
-/* One thread hashing jobs in submission order. */
+/*
+ * One thread hashing jobs in submission order. Handing a job over and
+ * picking up its digest take no system call in the common case: each side
+ * spins briefly (a chunk takes tens of microseconds) before sleeping on a
+ * condition variable, and a side signals only when the other one sleeps.
+ */
 typedef struct cpc__hash_worker {
   pthread_t thread;
   pthread_mutex_t lock;
   pthread_cond_t wake; /* jobs queued or stop */
   pthread_cond_t done; /* a job finished */
   cpc__hash_job *queue[CPC__HASH_QUEUE];
-  size_t head, count;
-  int stop, started;
+  atomic_size_t submitted, completed; /* counts; queue slot = count % size */
+  atomic_int worker_sleeps, caller_sleeps, stop;
+  int started;
 } cpc__hash_worker;
 
 /* Start the thread. CPC_EAGAIN if it cannot be created. */
 int cpc__hash_worker_start(cpc__hash_worker *w);
-/* Queue job (borrowed until it is done). At most CPC__HASH_QUEUE pending. */
+/* Queue job (borrowed until it is done). At most CPC__HASH_QUEUE pending,
+ * else CPC_EAGAIN. Only one thread may submit and wait. */
 int cpc__hash_worker_submit(cpc__hash_worker *w, cpc__hash_job *job);
-/* Block until job is done. */
+/* Block until job (submitted earlier) is done. */
 void cpc__hash_worker_wait(cpc__hash_worker *w, cpc__hash_job *job);
 /* Finish queued jobs, join the thread. Safe on a worker never started. */
 void cpc__hash_worker_stop(cpc__hash_worker *w);

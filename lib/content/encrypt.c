@@ -8,6 +8,14 @@
  * slot's ciphertext is then hashed by the worker thread while the next
  * chunk is encrypted into the other slot. A slot is emitted (sink + chunk
  * ref) before it is reused, so blocks reach the sink in chunk order.
+ *
+ * When the next chunk is already at hand (cut from the same input), the
+ * worker also runs its compression probe while this one is encrypted (the
+ * "lookahead"); the caller's thread then only waits for the answer. The
+ * lookahead is always the very next chunk processed and never outlives an
+ * update call, so it never points into memory the caller took back. The
+ * probe and its outcome are the same as on the caller's thread: output
+ * does not depend on threads or on how input is split into updates.
  */
 #include <sodium.h>
 #include <stdlib.h>
@@ -34,9 +42,11 @@ struct cpc_content_encryptor {
   int err, finished;
   uint8_t *in; /* 2 x max chunk */
   size_t in_cap, in_start, in_end;
-  ZSTD_CCtx *cctx;
-  uint8_t *zbuf;
-  size_t zcap;
+  ZSTD_CCtx *cctx, *probe_cctx; /* full compression; probes */
+  uint8_t *zbuf, *probe_buf;
+  size_t zcap, probe_cap;
+  cpc__hash_job probe; /* the lookahead: probe of the next chunk */
+  int probe_busy;      /* probe queued (or done, result not taken yet) */
   struct slot slots[2];
   unsigned next_slot;
   cpc__hash_worker worker;
@@ -94,7 +104,10 @@ int cpc_content_encryptor_new(const cpc_content_options *o,
     e->zcap = cpc__compress_bound(e->params.max_size);
     e->zbuf = malloc(e->zcap);
     e->cctx = ZSTD_createCCtx();
-    if (!e->zbuf || !e->cctx) {
+    e->probe_cap = cpc__compress_probe_scratch_len();
+    e->probe_buf = malloc(e->probe_cap);
+    e->probe_cctx = ZSTD_createCCtx();
+    if (!e->zbuf || !e->cctx || !e->probe_buf || !e->probe_cctx) {
       rc = CPC_ENOMEM;
       goto fail;
     }
@@ -120,7 +133,9 @@ void cpc_content_encryptor_free(cpc_content_encryptor *e) {
   cpc__hash_worker_stop(&e->worker);
   cpc__manifest_writer_free(&e->mw);
   ZSTD_freeCCtx(e->cctx);
+  ZSTD_freeCCtx(e->probe_cctx);
   free(e->zbuf);
+  free(e->probe_buf);
   free(e->in);
   for (int i = 0; i < 2; i++)
     free(e->slots[i].block);
@@ -143,18 +158,58 @@ static int emit(cpc_content_encryptor *e, struct slot *s) {
   return rc;
 }
 
-/* Compress, encrypt and queue for hashing one chunk data[0..n). */
+/* Take the lookahead's result if it was for data[0..n), else drop it. */
+static int take_probe(cpc_content_encryptor *e, const uint8_t *data, size_t n,
+                      int *pays) {
+  if (!e->probe_busy)
+    return 0;
+  cpc__hash_worker_wait(&e->worker, &e->probe);
+  e->probe_busy = 0;
+  if (e->probe.data != data || e->probe.len != n)
+    return 0;
+  *pays = e->probe.pays;
+  return 1;
+}
+
+/* Queue the probe of the next chunk next[0..next_len) on the worker. */
+static int queue_probe(cpc_content_encryptor *e, const uint8_t *next,
+                       size_t next_len) {
+  if (!next || !e->cctx || !e->worker.started)
+    return 0;
+  e->probe.data = next;
+  e->probe.len = next_len;
+  e->probe.probe_cctx = e->probe_cctx;
+  e->probe.scratch = e->probe_buf;
+  e->probe.scratch_cap = e->probe_cap;
+  int rc = cpc__hash_worker_submit(&e->worker, &e->probe);
+  if (rc == 0)
+    e->probe_busy = 1;
+  return rc;
+}
+
+/*
+ * Compress, encrypt and queue for hashing one chunk data[0..n). next, if
+ * not NULL, is the chunk that will be processed right after this one
+ * (valid until then): its probe runs on the worker meanwhile.
+ */
 static int process_chunk(cpc_content_encryptor *e, const uint8_t *data,
-                         size_t n) {
+                         size_t n, const uint8_t *next, size_t next_len) {
   uint8_t nonce[CPC_AEAD_NONCE_LEN], aad[CPC__AAD_LEN];
   const uint8_t *payload = data;
   size_t payload_len = n, zlen = 0;
   struct slot *s = &e->slots[e->next_slot];
-  int rc;
+  int rc, pays = 0;
   if (e->cctx) {
-    rc = cpc__compress_chunk(e->cctx, data, n, e->zbuf, e->zcap, &zlen);
-    if (rc != 0)
+    if (!take_probe(e, data, n, &pays))
+      pays = cpc__compress_probe(e->probe_cctx, data, n, e->probe_buf,
+                                 e->probe_cap);
+    if ((rc = queue_probe(e, next, next_len)) != 0)
       return rc;
+    if (pays) {
+      rc = cpc__compress_chunk(e->cctx, data, n, e->zbuf, e->zcap, &zlen);
+      if (rc != 0)
+        return rc;
+    }
     if (zlen != 0) {
       payload = e->zbuf;
       payload_len = zlen;
@@ -183,15 +238,44 @@ static int process_chunk(cpc_content_encryptor *e, const uint8_t *data,
   return emit(e, s);
 }
 
+/* The cut at data[0..len) (the lookahead's if it is for data). */
+static int next_cut(cpc_content_encryptor *e, const uint8_t *data, size_t len,
+                    int eof, size_t *cut) {
+  if (e->probe_busy && e->probe.data == data) {
+    *cut = e->probe.len;
+    return 0;
+  }
+  return cpc_chunker_next(&e->params, data, len, eof, cut);
+}
+
+/*
+ * Process the chunk at data[0..cut) of data[0..len); if a full next chunk
+ * follows (len - cut >= need, need 0 meaning any length), cut it now so its
+ * probe can run ahead.
+ */
+static int process_at(cpc_content_encryptor *e, const uint8_t *data,
+                      size_t len, size_t cut, int eof, size_t need) {
+  const uint8_t *next = NULL;
+  size_t rest = len - cut, next_len = 0;
+  if (rest > 0 && rest >= need && e->cctx && e->worker.started) {
+    int rc = cpc_chunker_next(&e->params, data + cut, rest, eof, &next_len);
+    if (rc != 0)
+      return rc;
+    if (next_len > 0)
+      next = data + cut;
+  }
+  return process_chunk(e, data, cut, next, next_len);
+}
+
 static int feed(cpc_content_encryptor *e, const uint8_t *p, size_t len) {
   size_t max = e->params.max_size, cut = 0;
   int rc;
   while (len > 0) {
     size_t avail = e->in_end - e->in_start;
     if (avail == 0 && len >= max) { /* whole chunks straight from p */
-      rc = cpc_chunker_next(&e->params, p, len, 0, &cut);
+      rc = next_cut(e, p, len, 0, &cut);
       if (rc == 0)
-        rc = process_chunk(e, p, cut);
+        rc = process_at(e, p, len, cut, 0, max);
       if (rc != 0)
         return rc;
       p += cut;
@@ -209,10 +293,11 @@ static int feed(cpc_content_encryptor *e, const uint8_t *p, size_t len) {
     p += take;
     len -= take;
     while (e->in_end - e->in_start >= max) {
-      rc = cpc_chunker_next(&e->params, e->in + e->in_start,
-                            e->in_end - e->in_start, 0, &cut);
+      uint8_t *q = e->in + e->in_start;
+      size_t n = e->in_end - e->in_start;
+      rc = next_cut(e, q, n, 0, &cut);
       if (rc == 0)
-        rc = process_chunk(e, e->in + e->in_start, cut);
+        rc = process_at(e, q, n, cut, 0, max);
       if (rc != 0)
         return rc;
       e->in_start += cut;
@@ -230,6 +315,10 @@ int cpc_content_encryptor_update(cpc_content_encryptor *e, const void *data,
   if (e->finished)
     return CPC_ESTATE;
   e->err = feed(e, data, len);
+  if (e->probe_busy) { /* only after an error: it may point into data */
+    cpc__hash_worker_wait(&e->worker, &e->probe);
+    e->probe_busy = 0;
+  }
   return e->err;
 }
 
@@ -237,10 +326,11 @@ static int finish(cpc_content_encryptor *e, cpc_cid *content_id) {
   size_t cut = 0;
   int rc;
   while (e->in_end > e->in_start) {
-    rc = cpc_chunker_next(&e->params, e->in + e->in_start,
-                          e->in_end - e->in_start, 1, &cut);
+    uint8_t *q = e->in + e->in_start;
+    size_t n = e->in_end - e->in_start;
+    rc = next_cut(e, q, n, 1, &cut);
     if (rc == 0)
-      rc = process_chunk(e, e->in + e->in_start, cut);
+      rc = process_at(e, q, n, cut, 1, 0);
     if (rc != 0)
       return rc;
     e->in_start += cut;
