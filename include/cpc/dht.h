@@ -82,6 +82,14 @@ int cpc_dht_on_joined(cpc_dht *d, cpc_dht_joined_cb cb, void *ud);
  */
 int cpc_dht_refresh_self_addrs(cpc_dht *d);
 
+/*
+ * Outbound requests still under way (dialing, waiting for an answer, or an
+ * ADD_PROVIDER whose stream is still negotiating). A process that wants its
+ * announcements delivered waits for 0 before cpc_net_close(), which resets
+ * what is left.
+ */
+size_t cpc_dht_requests_in_flight(const cpc_dht *d);
+
 /* Counters since start. */
 typedef struct cpc_dht_stats {
   uint64_t requests;   /* outbound requests handed to the service */

@@ -83,6 +83,13 @@ cpc_kad *cpc_dht_kad(cpc_dht *d) {
   return d->kad;
 }
 
+size_t cpc_dht_requests_in_flight(const cpc_dht *d) {
+  size_t n = 0;
+  for (const struct cpc__list *l = d->reqs.next; l != &d->reqs; l = l->next)
+    n++;
+  return n;
+}
+
 void cpc_dht_get_stats(const cpc_dht *d, cpc_dht_stats *out) {
   *out = d->st;
 }
