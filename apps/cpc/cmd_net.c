@@ -25,7 +25,7 @@
 static void usage(FILE *out) {
   fprintf(
       out,
-      "usage: cpc net listen [MULTIADDR...] [--key FILE] [--bootstrap MULTIADDR]\n"
+      "usage: cpc net listen [MULTIADDR...] [--key FILE] [--bootstrap MA]\n"
       "                      [--dht-client] [OPTIONS]\n"
       "       cpc net ping MULTIADDR [-n COUNT] [OPTIONS]\n"
       "       cpc net identify MULTIADDR [OPTIONS]\n"
@@ -40,7 +40,7 @@ static void usage(FILE *out) {
       "            new); without it a fresh Ed25519 key is used.\n"
       "            Also runs the Kademlia DHT (/ipfs/kad/1.0.0) as a server:\n"
       "            it answers FIND_NODE, GET/ADD_PROVIDER(S), GET/PUT_VALUE.\n"
-      "            --bootstrap MULTIADDR (repeatable; /ip4|ip6/A/tcp/P/p2p/ID):\n"
+      "            --bootstrap MA (repeatable; /ip4|ip6/A/tcp/P/p2p/ID):\n"
       "            join the DHT through these peers (\"dht: joined, N peers\"\n"
       "            on stderr once done). --dht-client: only ask, never answer\n"
       "  ping      ping the peer COUNT times (default 1); one round trip per\n"
@@ -177,13 +177,13 @@ static int add_kademlia(const struct opts *o, cpc_net_builder *b) {
   for (size_t i = 0; i < o->n_bootstrap; i++)
     if (cpc_multiaddr_parse(&seeds[i], o->bootstrap[i],
                             strlen(o->bootstrap[i])) != 0)
-      return cpc_fail(CMD, "--bootstrap '%s' is not a multiaddr",
-                      o->bootstrap[i]) + 1;
+      return 1 + cpc_fail(CMD, "--bootstrap '%s' is not a multiaddr",
+                          o->bootstrap[i]);
   rc = cpc_net_builder_with_kademlia(
       b, o->dht_client ? CPC_NET_KAD_CLIENT : CPC_NET_KAD_SERVER, seeds,
       o->n_bootstrap);
   if (rc != 0)
-    return cpc_fail(CMD, "--bootstrap: %s", cpc_net_builder_error(b)) + 1;
+    return 1 + cpc_fail(CMD, "--bootstrap: %s", cpc_net_builder_error(b));
   return 0;
 }
 
