@@ -14,6 +14,7 @@
 
 #include "commands.h"
 #include "cpc/blockstore.h"
+#include "cpc/dht.h"
 #include "cpc/error.h"
 #include "cpc/exchange.h"
 #include "cpc/key_file.h"
@@ -28,7 +29,7 @@ static void usage(FILE *out) {
   fprintf(
       out,
       "usage: cpc net listen [MULTIADDR...] [--key FILE] [--store DIR]\n"
-      "                      [OPTIONS]\n"
+      "                      [--bootstrap MA] [--dht-client] [OPTIONS]\n"
       "       cpc net ping MULTIADDR [-n COUNT] [OPTIONS]\n"
       "       cpc net identify MULTIADDR [OPTIONS]\n"
       "       cpc net echo MULTIADDR [--streams N] [--bytes B] [--reset]\n"
@@ -45,7 +46,12 @@ static void usage(FILE *out) {
       "            libp2p PrivateKey protobuf (cpc key new); without it a\n"
       "            fresh Ed25519 key is used. --store DIR: also serve Bitswap\n"
       "            (/ipfs/bitswap/1.2.0, 1.1.0, 1.0.0) from that block store\n"
-      "            (created if missing; see cpc block)\n"
+      "            (created if missing; see cpc block).\n"
+      "            Also runs the Kademlia DHT (/ipfs/kad/1.0.0) as a server:\n"
+      "            it answers FIND_NODE, GET/ADD_PROVIDER(S), GET/PUT_VALUE.\n"
+      "            --bootstrap MA (repeatable; /ip4|ip6/A/tcp/P/p2p/ID):\n"
+      "            join the DHT through these peers (\"dht: joined, N peers\"\n"
+      "            on stderr once done). --dht-client: only ask, never answer\n"
       "  ping      ping the peer COUNT times (default 1); one round trip per\n"
       "            line, e.g. \"0.213 ms\"\n"
       "  identify  print what the peer says about itself as JSON\n"
@@ -72,6 +78,10 @@ struct opts {
   int reset;
   const char *addrs[CPC_NET_MAX_LISTEN];
   size_t n_addrs;
+  /* listen: the DHT */
+  const char *bootstrap[CPC_NET_MAX_BOOTSTRAP];
+  size_t n_bootstrap;
+  int dht_client;
 };
 
 static int parse_u64(const char *s, uint64_t *v) {
@@ -127,6 +137,13 @@ static int parse(int argc, char **argv, struct opts *o) {
       o->bytes = (size_t)v;
     } else if (strcmp(a, "--reset") == 0) {
       o->reset = 1;
+      /* listen: the DHT */
+    } else if (strcmp(a, "--bootstrap") == 0 && more) {
+      if (o->n_bootstrap >= CPC_NET_MAX_BOOTSTRAP)
+        goto bad_value;
+      o->bootstrap[o->n_bootstrap++] = argv[++i];
+    } else if (strcmp(a, "--dht-client") == 0) {
+      o->dht_client = 1;
     } else if (a[0] == '/' && o->n_addrs < CPC_NET_MAX_LISTEN) {
       o->addrs[o->n_addrs++] = a;
     } else {
@@ -161,6 +178,37 @@ static int load_key(const char *path, cpc_privkey *k) {
     return cpc_fail(CMD, "%s: not a usable libp2p private key (%s)", path,
                     cpc_strerror(rc));
   return 0;
+}
+
+/* --- the DHT of `listen` ----------------------------------------------------
+ */
+
+/* Enable Kademlia on b (server unless --dht-client) with the --bootstrap
+ * peers. Returns 0 or an exit status after reporting. */
+static int add_kademlia(const struct opts *o, cpc_net_builder *b) {
+  cpc_multiaddr seeds[CPC_NET_MAX_BOOTSTRAP];
+  int rc;
+  for (size_t i = 0; i < o->n_bootstrap; i++)
+    if (cpc_multiaddr_parse(&seeds[i], o->bootstrap[i],
+                            strlen(o->bootstrap[i])) != 0)
+      return 1 + cpc_fail(CMD, "--bootstrap '%s' is not a multiaddr",
+                          o->bootstrap[i]);
+  rc = cpc_net_builder_with_kademlia(
+      b, o->dht_client ? CPC_NET_KAD_CLIENT : CPC_NET_KAD_SERVER, seeds,
+      o->n_bootstrap);
+  if (rc != 0)
+    return 1 + cpc_fail(CMD, "--bootstrap: %s", cpc_net_builder_error(b));
+  return 0;
+}
+
+static void on_dht_joined(cpc_dht *d, int rc, void *ud) {
+  (void)ud;
+  if (rc == 0)
+    fprintf(stderr, "dht: joined, %zu peers in the routing table\n",
+            cpc_kad_table_size(cpc_dht_kad(d)));
+  else
+    fprintf(stderr, "dht: no bootstrap peer answered; retrying every "
+                    "minute\n");
 }
 
 /* --- one host for a subcommand ---------------------------------------------
@@ -252,6 +300,10 @@ static int start_host(struct app *a, const cpc_net_events *ev, int listen) {
     lim.idle_timeout_ms = a->o.idle_ms;
   cpc_net_builder_limits(b, &lim);
   cpc_net_builder_events(b, ev, a);
+  if (listen && (rc = add_kademlia(&a->o, b)) != 0) {
+    cpc_net_builder_free(b);
+    return rc;
+  }
   for (size_t i = 0; listen && i < a->o.n_addrs; i++) {
     cpc_multiaddr ma;
     if (cpc_multiaddr_parse(&ma, a->o.addrs[i], strlen(a->o.addrs[i])) != 0 ||
@@ -326,6 +378,8 @@ static int cmd_listen(struct app *a) {
       printf("%s\n", text);
   }
   fflush(stdout);
+  if (cpc_net_dht(a->net))
+    (void)cpc_dht_on_joined(cpc_net_dht(a->net), on_dht_joined, NULL);
   uv_signal_init(&a->loop, &a->sigint);
   uv_signal_init(&a->loop, &a->sigterm);
   a->sigint.data = a->sigterm.data = a;

@@ -20,6 +20,7 @@ static const struct command commands[] = {
     {"decrypt", cpc_cmd_decrypt, "decrypt a directory made by encrypt"},
     {"block", cpc_cmd_block, "local block store: put, get, ls, rm, stat, scrub"},
     {"net", cpc_cmd_net, "libp2p peer: listen, ping, identify, echo"},
+    {"dht", cpc_cmd_dht, "Kademlia DHT: provide, find-providers, find-peer"},
 };
 
 static void usage(FILE *out) {

@@ -70,7 +70,10 @@ typedef struct cpc_net_stream cpc_net_stream;
 
 /* Connection manager limits; start from cpc_net_limits_default(). */
 typedef struct cpc_net_limits {
-  size_t max_connections;        /* open + upgrading, both ways (1024) */
+  size_t max_connections;        /* open + upgrading, both ways (1024); at
+                                    the limit the connection idle longest
+                                    (no streams) is closed to make room,
+                                    else new ones are refused */
   size_t max_streams_per_conn;   /* yamux streams per connection (1024) */
   size_t max_pending_inbound;    /* inbound streams still negotiating (64) */
   uint64_t idle_timeout_ms;      /* close a connection without streams (60 s;
@@ -122,8 +125,35 @@ int cpc_net_builder_with_tcp(cpc_net_builder *b);
  * so; the builder stays usable.
  */
 int cpc_net_builder_with_quic(cpc_net_builder *b);
-int cpc_net_builder_with_kademlia(cpc_net_builder *b);
 int cpc_net_builder_with_gossipsub(cpc_net_builder *b);
+
+/* Kademlia modes: a server answers /ipfs/kad/1.0.0 requests and is put in
+ * other peers' routing tables; a client only asks. */
+#define CPC_NET_KAD_SERVER 0
+#define CPC_NET_KAD_CLIENT 1
+/* Most bootstrap addresses. */
+#define CPC_NET_MAX_BOOTSTRAP 64
+
+/*
+ * Run the Kademlia DHT (cpc/dht.h; reach it with cpc_net_dht()) in mode,
+ * joining the network through bootstrap[0..n) (copied; may be empty, e.g.
+ * for the first peer), each /ip4|ip6/A/tcp/P/p2p/<PeerId>; an address of
+ * our own is skipped at build. A second call replaces the first. Errors:
+ * CPC_EINVAL (another mode, an address without /p2p/), CPC_EUNSUPPORTED
+ * (another address shape), CPC_ETOOBIG (over CPC_NET_MAX_BOOTSTRAP),
+ * CPC_ENOMEM; cpc_net_builder_error() says which.
+ */
+int cpc_net_builder_with_kademlia(cpc_net_builder *b, int mode,
+                                  const cpc_multiaddr *bootstrap, size_t n);
+
+/*
+ * Settings of the DHT (copied; start from cpc_kad_config_default(); its
+ * client_mode is ignored: the mode of _with_kademlia() counts). CPC_EINVAL
+ * for a zero or over-cap k, alpha, max_lookups or max_providers_per_key.
+ */
+struct cpc_kad_config;
+int cpc_net_builder_kademlia_config(cpc_net_builder *b,
+                                    const struct cpc_kad_config *cfg);
 
 /* The host's identity (Ed25519 or secp256k1), copied (and wiped with the
  * builder). Without one, build generates an Ed25519 key. CPC_EUNSUPPORTED

@@ -19,6 +19,7 @@ struct cpc_net_builder {
   cpc_net_limits lim;
   cpc_net_events ev;
   void *ev_ud;
+  struct cpc__kad_setup kad;
   const char *error;
   char error_buf[256];
 };
@@ -64,6 +65,7 @@ void cpc_net_builder_free(cpc_net_builder *b) {
   cpc_privkey_wipe(&b->key);
   free(b->listen);
   free(b->agent);
+  free(b->kad.seeds);
   free(b);
 }
 
@@ -82,9 +84,60 @@ int cpc_net_builder_with_quic(cpc_net_builder *b) {
   return CPC_EUNSUPPORTED;
 }
 
-int cpc_net_builder_with_kademlia(cpc_net_builder *b) {
-  b->error = "Kademlia (/ipfs/kad/1.0.0) is not implemented yet";
-  return CPC_EUNSUPPORTED;
+int cpc_net_builder_with_kademlia(cpc_net_builder *b, int mode,
+                                  const cpc_multiaddr *bootstrap, size_t n) {
+  cpc_multiaddr *seeds = NULL;
+  if (mode != CPC_NET_KAD_SERVER && mode != CPC_NET_KAD_CLIENT) {
+    b->error = "the Kademlia mode must be CPC_NET_KAD_SERVER or _CLIENT";
+    return CPC_EINVAL;
+  }
+  if (n > CPC_NET_MAX_BOOTSTRAP) {
+    b->error = "too many bootstrap addresses";
+    return CPC_ETOOBIG;
+  }
+  for (size_t i = 0; i < n; i++) {
+    cpc_multiaddr_host h;
+    uint8_t pid[CPC_MULTIADDR_MAX_BYTES];
+    size_t pid_len;
+    cpc_peer_id id;
+    if (cpc_multiaddr_peer_id(&bootstrap[i], pid, sizeof pid, &pid_len) != 0 ||
+        cpc_peer_id_from_bytes(pid, pid_len, &id) != 0) {
+      b->error = "a bootstrap address must end in /p2p/<PeerId>";
+      return CPC_EINVAL;
+    }
+    if (cpc_multiaddr_host_port(&bootstrap[i], &h) != 0 ||
+        (h.host_code != CPC_MA_IP4 && h.host_code != CPC_MA_IP6) ||
+        h.transport_code != CPC_MA_TCP ||
+        cpc_multiaddr_count(&bootstrap[i]) != 3) {
+      b->error = "a bootstrap address must be /ip4|ip6/A/tcp/P/p2p/<PeerId>";
+      return CPC_EUNSUPPORTED;
+    }
+  }
+  if (n > 0) {
+    if (!(seeds = malloc(n * sizeof *seeds)))
+      return CPC_ENOMEM;
+    memcpy(seeds, bootstrap, n * sizeof *seeds);
+  }
+  free(b->kad.seeds);
+  b->kad.seeds = seeds;
+  b->kad.n_seeds = n;
+  b->kad.mode = mode;
+  b->kad.enabled = 1;
+  b->error = NULL;
+  return 0;
+}
+
+int cpc_net_builder_kademlia_config(cpc_net_builder *b,
+                                    const struct cpc_kad_config *cfg) {
+  if (cfg->k == 0 || cfg->k >= CPC_KAD_MAX_PEERS || cfg->alpha == 0 ||
+      cfg->max_lookups == 0 || cfg->max_providers_per_key == 0 ||
+      cfg->max_providers_per_key > CPC_KAD_MAX_PEERS) {
+    b->error = "a Kademlia setting is zero or over its cap";
+    return CPC_EINVAL;
+  }
+  b->kad.cfg = *cfg;
+  b->kad.has_cfg = 1;
+  return 0;
 }
 
 int cpc_net_builder_with_gossipsub(cpc_net_builder *b) {
@@ -386,11 +439,30 @@ int cpc_net_builder_build(cpc_net_builder *b, cpc_net **out) {
       return rc;
     }
   }
+  if (b->kad.enabled && (rc = cpc__dht_start(net, &b->kad)) != 0) {
+    b->error = "cannot start the Kademlia DHT";
+    cpc_net_close(net, NULL, NULL);
+    return rc;
+  }
   *out = net;
   return 0;
 fail:
   net_free(net);
   return rc;
+}
+
+int cpc__net_make_room(cpc_net *net) {
+  cpc_net_conn *victim = NULL;
+  for (struct cpc__list *l = net->conns.next; l != &net->conns; l = l->next) {
+    cpc_net_conn *c = CPC__CONTAINER(l, cpc_net_conn, link);
+    if (c->state == CPC__CONN_OPEN && !c->closing && c->n_streams == 0 &&
+        !c->waiters && (!victim || c->t_active < victim->t_active))
+      victim = c;
+  }
+  if (!victim)
+    return 0;
+  cpc_net_conn_close(victim);
+  return 1;
 }
 
 void cpc__net_handle_closed(cpc_net *net) {
@@ -419,6 +491,7 @@ void cpc_net_close(cpc_net *net, cpc_net_close_cb cb, void *ud) {
   struct cpc__list *l;
   if (!net || net->closing)
     return;
+  cpc__dht_stop(net);
   net->closing = 1;
   net->close_cb = cb;
   net->close_ud = ud;

@@ -24,6 +24,7 @@
 #include <uv.h>
 
 #include "cpc/identify.h"
+#include "cpc/kad.h"
 #include "cpc/multistream.h"
 #include "cpc/net.h"
 #include "cpc/noise.h"
@@ -139,6 +140,24 @@ struct cpc__backoff {
 };
 #define CPC__NET_BACKOFF_SLOTS 64
 
+/* --- the Kademlia DHT service (lib/kad/kad_net.c) -------------------------
+ */
+/* What the builder collected for it (cpc_net_builder_with_kademlia). */
+struct cpc__kad_setup {
+  int enabled, mode, has_cfg;
+  cpc_multiaddr *seeds; /* each ends in /p2p/ */
+  size_t n_seeds;
+  cpc_kad_config cfg;
+};
+struct cpc_dht;
+/* Start the service on a built host (listeners up): net->dht is set.
+ * CPC_ENOMEM, cpc_kad_new's errors. */
+int cpc__dht_start(cpc_net *net, const struct cpc__kad_setup *s);
+/* Identify on c ended with status (0: the peer store is updated). */
+void cpc__dht_identified(cpc_net *net, cpc_net_conn *c, int status);
+/* The host closes: free the service (its timers close later). */
+void cpc__dht_stop(cpc_net *net);
+
 /* --- host -------------------------------------------------------------------
  */
 struct cpc__listener {
@@ -181,6 +200,7 @@ struct cpc_net {
 
   struct cpc__peer_store peers;
   struct cpc__backoff backoff[CPC__NET_BACKOFF_SLOTS];
+  struct cpc_dht *dht; /* NULL unless the builder enabled Kademlia */
 
   uint8_t rbuf[CPC__NET_READ_BUF];
 };
@@ -192,6 +212,11 @@ void cpc__net_kick(cpc_net *net);
 void cpc__net_conns_gone(cpc_net *net);
 /* A uv handle of net closed. */
 void cpc__net_handle_closed(cpc_net *net);
+/* At max_connections: close the open connection idle longest (no streams,
+ * no dial waiting on it) so that a new one fits. 1 if one is closing now
+ * (the caller may then go over the limit by the connections closing), 0 if
+ * none qualifies. */
+int cpc__net_make_room(cpc_net *net);
 /* The built-in services (identify.c, ping.c, echo.c) register handlers. */
 int cpc__identify_register(cpc_net *net);
 int cpc__ping_register(cpc_net *net);

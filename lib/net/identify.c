@@ -91,9 +91,12 @@ static void on_identify_request(cpc_net_stream *s, const char *protocol,
 
 static void report(struct reader *r, int status) {
   cpc_net *net = r->conn->net;
-  if (r->is_push || r->reported)
+  if (r->reported)
     return;
   r->reported = 1;
+  cpc__dht_identified(net, r->conn, status); /* pushes too: modes change */
+  if (r->is_push)
+    return;
   if (net->ev.on_identify)
     net->ev.on_identify(net, r->conn, status, net->ev_ud);
 }

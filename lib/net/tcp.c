@@ -71,7 +71,7 @@ static void on_connection(uv_stream_t *server, int status) {
     cpc__conn_fail(c, CPC_EIO);
     return;
   }
-  if (net->n_conns > net->lim.max_connections) {
+  if (net->n_conns > net->lim.max_connections && !cpc__net_make_room(net)) {
     cpc__conn_fail(c, CPC_ENOSPC);
     return;
   }
@@ -251,7 +251,7 @@ int cpc_net_dial(cpc_net *net, const cpc_multiaddr *ma, cpc_net_dial_cb cb,
   b = backoff_find(net, key, key_len);
   if (b && b->until_ms > cpc__net_now(net))
     return CPC_EAGAIN;
-  if (net->n_conns >= net->lim.max_connections)
+  if (net->n_conns >= net->lim.max_connections && !cpc__net_make_room(net))
     return CPC_ENOSPC;
   if ((rc = cpc__conn_new(net, 1, &c)) != 0)
     return rc;

@@ -276,8 +276,13 @@ static void test_builder(void **state) {
   assert_int_equal(cpc_net_builder_build(b, &net), CPC_EINVAL);
   assert_non_null(strstr(cpc_net_builder_error(b), "with_tcp"));
   assert_int_equal(cpc_net_builder_with_tcp(b), 0);
-  assert_int_equal(cpc_net_builder_with_kademlia(b), CPC_EUNSUPPORTED);
+  assert_int_equal(cpc_multiaddr_parse(&ma, "/ip4/1.2.3.4/tcp/1", 18), 0);
+  assert_int_equal(cpc_net_builder_with_kademlia(b, 7, NULL, 0), CPC_EINVAL);
   assert_non_null(strstr(cpc_net_builder_error(b), "Kademlia"));
+  assert_int_equal(
+      cpc_net_builder_with_kademlia(b, CPC_NET_KAD_SERVER, &ma, 1),
+      CPC_EINVAL); /* no /p2p/ */
+  assert_non_null(strstr(cpc_net_builder_error(b), "/p2p/"));
   assert_int_equal(cpc_net_builder_with_gossipsub(b), CPC_EUNSUPPORTED);
   assert_non_null(strstr(cpc_net_builder_error(b), "gossipsub"));
   assert_int_equal(cpc_net_builder_with_quic(b), CPC_EUNSUPPORTED);
@@ -883,7 +888,9 @@ static void test_bad_input(void **state) {
 }
 
 static void test_limits(void **state) {
-  struct host a, b, d;
+  struct host a, b, d, e;
+  cpc_net_conn *c;
+  cpc_net_stream *busy;
   cpc_net_limits lim;
   cpc_multiaddr ma;
   struct dial dd = {0};
@@ -894,15 +901,31 @@ static void test_limits(void **state) {
   host_start(&a, "/ip4/127.0.0.1/tcp/0", CPC_KEY_ED25519, &lim);
   host_start(&b, NULL, CPC_KEY_ED25519, NULL);
   host_start(&d, NULL, CPC_KEY_ED25519, NULL);
+  host_start(&e, NULL, CPC_KEY_ED25519, NULL);
   ma = host_addr(&a);
-  (void)dial(&b, &ma);
-  /* a second connection is over a's limit: refused */
+  c = dial(&b, &ma);
+  /* while the first connection carries a stream, a second one is over a's
+   * limit: refused */
+  assert_int_equal(cpc_net_stream_open(c, CPC_NET_ECHO_PROTOCOL, NULL, NULL,
+                                       &busy),
+                   0);
+  assert_int_equal(cpc_net_stream_write(busy, "x", 1), 0);
+  run_ms(100);
   assert_int_equal(cpc_net_dial(d.net, &ma, dial_cb, &dd), 0);
   assert_true(run_until(&dd.done, 5000));
   assert_true(dd.status != 0);
-  /* without streams the first one goes idle and a closes it */
+  /* once it carries none, a closes it to make room for a newcomer */
+  cpc_net_stream_reset(busy);
+  run_ms(100);
+  memset(&dd, 0, sizeof dd);
+  assert_int_equal(cpc_net_dial(e.net, &ma, dial_cb, &dd), 0);
+  assert_true(run_until(&dd.done, 5000));
+  assert_int_equal(dd.status, 0);
   assert_true(run_until(&b.closes, 3000));
+  /* without streams the new one goes idle and a closes it */
+  assert_true(run_until(&e.closes, 3000));
   assert_int_equal(cpc_net_conn_count(a.net), 0);
+  host_stop(&e);
   host_stop(&d);
   host_stop(&b);
   host_stop(&a);
