@@ -78,6 +78,10 @@ typedef struct cpc_net_limits {
   size_t max_pending_inbound;    /* inbound streams still negotiating (64) */
   uint64_t idle_timeout_ms;      /* close a connection without streams (60 s;
                                     0: never) */
+  uint64_t keepalive_ms;         /* a yamux ping on a connection the peer has
+                                    been silent on this long; no byte back
+                                    within as long again closes it with
+                                    CPC_ETIMEDOUT (30 s; 0: never) */
   uint64_t handshake_timeout_ms; /* TCP accept/connect to yamux (10 s) */
   uint64_t dial_timeout_ms;      /* TCP connect (10 s) */
   uint64_t stream_negotiation_timeout_ms; /* multistream on a stream (10 s) */

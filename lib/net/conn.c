@@ -250,7 +250,7 @@ static void start_yamux(cpc_net_conn *c) {
     return;
   }
   c->state = CPC__CONN_OPEN;
-  c->t_active = cpc__net_now(net);
+  c->t_active = c->t_rx = cpc__net_now(net);
   cpc__conn_mark_dirty(c); /* announce, and flush the yamux ping */
 }
 
@@ -360,7 +360,8 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
     cpc__conn_fail(c, nread == UV_EOF ? CPC_ECLOSED : CPC_EIO);
     return;
   }
-  c->t_active = cpc__net_now(c->net);
+  c->t_active = c->t_rx = cpc__net_now(c->net);
+  c->t_ping = 0; /* any byte from the peer proves it is alive */
   if (c->state != CPC__CONN_OPEN) {
     c->preupgrade += (size_t)nread;
     if (c->preupgrade > c->net->lim.max_preupgrade_bytes) {
@@ -487,6 +488,19 @@ void cpc__conn_sweep(cpc_net_conn *c, uint64_t now) {
     cpc_net_stream *s = CPC__CONTAINER(l, cpc_net_stream, link);
     if (!s->dead && s->deadline_ms && now >= s->deadline_ms)
       cpc__stream_fail(s, s->deadline_status);
+  }
+  if (c->yamux && lim->keepalive_ms) {
+    /* Keep-alive: ping a peer that has been silent, drop it if the silence
+     * lasts as long again (the answer, or any byte, clears t_ping). */
+    if (c->t_ping && now - c->t_ping >= lim->keepalive_ms) {
+      cpc__conn_fail(c, CPC_ETIMEDOUT);
+      return;
+    }
+    if (!c->t_ping && now - c->t_rx >= lim->keepalive_ms &&
+        cpc_yamux_ping(c->yamux) == 0) {
+      c->t_ping = now ? now : 1;
+      cpc__conn_mark_dirty(c);
+    }
   }
   if (c->yamux && now - c->t_active >= c->net->sweep_ms)
     cpc_yamux_trim(c->yamux); /* quiet: give the output buffer back */

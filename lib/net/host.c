@@ -34,6 +34,7 @@ void cpc_net_limits_default(cpc_net_limits *l) {
   l->max_streams_per_conn = 1024;
   l->max_pending_inbound = 64;
   l->idle_timeout_ms = 60000;
+  l->keepalive_ms = 30000;
   l->handshake_timeout_ms = 10000;
   l->dial_timeout_ms = 10000;
   l->stream_negotiation_timeout_ms = 10000;
@@ -427,6 +428,7 @@ int cpc_net_builder_build(cpc_net_builder *b, cpc_net **out) {
   tick = min_nonzero(net->lim.handshake_timeout_ms, net->lim.dial_timeout_ms);
   tick = min_nonzero(tick, net->lim.stream_negotiation_timeout_ms);
   tick = min_nonzero(tick, net->lim.idle_timeout_ms);
+  tick = min_nonzero(tick, net->lim.keepalive_ms);
   tick /= 4;
   net->sweep_ms = tick < 50 ? 50 : tick > 1000 ? 1000 : tick;
   uv_timer_start(&net->sweep, sweep_cb, net->sweep_ms, net->sweep_ms);

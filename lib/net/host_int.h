@@ -257,6 +257,8 @@ struct cpc_net_conn {
   int state, outbound, dirty, closing, close_graceful, announced;
   int reason; /* why it closes (0: locally) */
   uint64_t t_start, t_active, t_closing;
+  uint64_t t_rx;   /* last byte from the peer */
+  uint64_t t_ping; /* keep-alive ping sent and unanswered since (0: none) */
   size_t preupgrade, inflight;
 
   cpc_mss *mss;

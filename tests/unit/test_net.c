@@ -656,6 +656,74 @@ static void test_peer_killed_mid_stream(void **state) {
   host_stop(&a);
 }
 
+/* The child of test_keepalive: dials and then idles (the parent stops it). */
+static void child_idle_dialed(cpc_net *net, int status, cpc_net_conn *c,
+                              void *ud) {
+  (void)net;
+  (void)c;
+  (void)ud;
+  if (status != 0)
+    _exit(1);
+}
+
+static void child_dial_and_idle(const cpc_multiaddr *to) {
+  uv_loop_t l;
+  cpc_net_builder *b;
+  cpc_net *net;
+  alarm(30); /* never outlive a parent that fails to kill us */
+  if (uv_loop_init(&l) != 0 || cpc_net_builder_new(&l, &b) != 0 ||
+      cpc_net_builder_with_tcp(b) != 0 || cpc_net_builder_build(b, &net) != 0)
+    _exit(1);
+  cpc_net_builder_free(b);
+  if (cpc_net_dial(net, to, child_idle_dialed, NULL) != 0)
+    _exit(1);
+  uv_run(&l, UV_RUN_DEFAULT);
+  _exit(1);
+}
+
+/* Keep-alive: an idle connection to a live peer stays open across many
+ * keep-alive periods; a peer that stops answering (SIGSTOP: its socket
+ * stays open, it just never replies) is dropped with CPC_ETIMEDOUT. */
+static void test_keepalive(void **state) {
+  struct host a, b;
+  cpc_net_limits lim;
+  cpc_multiaddr ma;
+  int wstatus = 0;
+  pid_t pid;
+  (void)state;
+  cpc_net_limits_default(&lim);
+  lim.keepalive_ms = 100;
+  lim.idle_timeout_ms = 0;
+  host_start(&a, "/ip4/127.0.0.1/tcp/0", CPC_KEY_ED25519, &lim);
+  host_start(&b, NULL, CPC_KEY_ED25519, &lim);
+  ma = host_addr(&a);
+  (void)dial(&b, &ma);
+  run_ms(1200); /* twelve keep-alive periods without a stream */
+  assert_int_equal(a.closes, 0);
+  assert_int_equal(b.closes, 0);
+  assert_int_equal(cpc_net_conn_count(a.net), 1);
+  host_stop(&b);
+  assert_true(run_until(&a.closes, 5000));
+
+  fflush(NULL);
+  pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0)
+    child_dial_and_idle(&ma); /* does not return */
+  for (int i = 0; i < 500 && a.opens < 2; i++)
+    run_ms(10);
+  assert_int_equal(a.opens, 2);
+  assert_int_equal(kill(pid, SIGSTOP), 0);
+  for (int i = 0; i < 500 && a.closes < 2; i++)
+    run_ms(10);
+  assert_int_equal(a.closes, 2);
+  assert_int_equal(a.close_reason, CPC_ETIMEDOUT);
+  assert_int_equal(cpc_net_conn_count(a.net), 0);
+  assert_int_equal(kill(pid, SIGKILL), 0);
+  assert_int_equal(waitpid(pid, &wstatus, 0), pid);
+  host_stop(&a);
+}
+
 static void test_secp256k1_and_ipv6(void **state) {
   struct host a, b;
   cpc_net_conn *c;
@@ -999,6 +1067,7 @@ int main(void) {
       cmocka_unit_test(test_echo_100_streams),
       cmocka_unit_test(test_peer_dies_mid_stream),
       cmocka_unit_test(test_peer_killed_mid_stream),
+      cmocka_unit_test(test_keepalive),
       cmocka_unit_test(test_secp256k1_and_ipv6),
       cmocka_unit_test(test_wrong_peer_and_backoff),
       cmocka_unit_test(test_bad_input),
