@@ -1,10 +1,8 @@
 /*
  * blake3_dispatch.c: choose the BLAKE3 back end once per process.
  *
- * The CPU is asked with CPUID which instruction sets it has, and XGETBV
- * whether the operating system saves the register state they need (YMM for
- * AVX2; opmask and the upper ZMM halves for AVX-512); both answers are
- * cached. The choice is the best supported back end, unless the environment
+ * What the CPU and OS support comes from cpc__cpu_features()
+ * (cpu_features.c). The choice is the best supported back end, unless the environment
  * variable CPC_BLAKE3_BACKEND names a supported one (portable, sse4.1, avx2,
  * avx512), or cpc_blake3_set_backend() picks one.
  */
@@ -12,75 +10,20 @@
 #include <stdlib.h>
 
 #include "cpc/error.h"
+#include "crypto/crypto_int.h"
 #include "crypto/blake3_int.h"
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <cpuid.h>
-#define CPC_B3_X86 1
-#endif
-
-enum {
-  FEAT_SSE41 = 1 << 0,
-  FEAT_AVX2 = 1 << 1,
-  FEAT_AVX512 = 1 << 2, /* AVX-512F and AVX-512VL */
-  FEAT_KNOWN = 1 << 30,
-};
-
-static _Atomic int cpu_features;
 static _Atomic(const struct cpc__blake3_ops *) selected;
 
-#ifdef CPC_B3_X86
-static uint64_t read_xcr0(void) {
-  uint32_t lo, hi;
-  __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-  return (uint64_t)hi << 32 | lo;
-}
-#endif
-
-static int detect_features(void) {
-  int f = 0;
-#ifdef CPC_B3_X86
-  unsigned a, b, c, d;
-  if (!__get_cpuid(1, &a, &b, &c, &d))
-    return f;
-  if (c & (1u << 19))
-    f |= FEAT_SSE41;
-  int osxsave = (c & (1u << 27)) != 0;
-  int avx = (c & (1u << 28)) != 0;
-  if (!osxsave || !avx)
-    return f;
-  uint64_t xcr0 = read_xcr0();
-  if ((xcr0 & 0x6) != 0x6) /* XMM and YMM state */
-    return f;
-  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
-    return f;
-  if (b & (1u << 5))
-    f |= FEAT_AVX2;
-  /* opmask, ZMM_Hi256 and Hi16_ZMM state too */
-  if ((xcr0 & 0xE6) == 0xE6 && (b & (1u << 16)) && (b & (1u << 31)))
-    f |= FEAT_AVX512;
-#endif
-  return f;
-}
-
-static int features(void) {
-  int f = atomic_load_explicit(&cpu_features, memory_order_acquire);
-  if (!(f & FEAT_KNOWN)) {
-    f = detect_features() | FEAT_KNOWN;
-    atomic_store_explicit(&cpu_features, f, memory_order_release);
-  }
-  return f;
-}
-
 int cpc_blake3_backend_supported(enum cpc_blake3_backend backend) {
-  int f = features();
+  int f = cpc__cpu_features();
   switch (backend) {
   case CPC_BLAKE3_AUTO:
   case CPC_BLAKE3_PORTABLE: return 1;
-  case CPC_BLAKE3_SSE41: return (f & FEAT_SSE41) != 0;
-  case CPC_BLAKE3_AVX2: return (f & FEAT_AVX2) && (f & FEAT_SSE41);
+  case CPC_BLAKE3_SSE41: return (f & CPC__CPU_SSE41) != 0;
+  case CPC_BLAKE3_AVX2: return (f & CPC__CPU_AVX2) && (f & CPC__CPU_SSE41);
   case CPC_BLAKE3_AVX512:
-    return (f & FEAT_AVX512) && (f & FEAT_AVX2) && (f & FEAT_SSE41);
+    return (f & CPC__CPU_AVX512) && (f & CPC__CPU_AVX2) && (f & CPC__CPU_SSE41);
   }
   return 0;
 }

@@ -1,9 +1,8 @@
 /*
  * chachapoly_dispatch.c: choose the ChaCha20 back end once per process.
  *
- * CPUID says which instruction sets the CPU has and XGETBV whether the
- * operating system saves their register state (YMM for AVX2; opmask and the
- * upper ZMM halves for AVX-512). The choice is the best supported back end,
+ * What the CPU and OS support comes from cpc__cpu_features()
+ * (cpu_features.c). The choice is the best supported back end,
  * unless CPC_CHACHA_BACKEND names a supported one (portable, avx2, avx512)
  * or cpc_chacha_set_backend() picks one. Poly1305 uses AVX-512 IFMA when the
  * AVX-512 back end is in use and the CPU has IFMA, else AVX2 with either
@@ -14,71 +13,18 @@
 #include <string.h>
 
 #include "cpc/error.h"
+#include "crypto/crypto_int.h"
 #include "crypto/chachapoly_int.h"
 
-#if defined(__x86_64__)
-#include <cpuid.h>
-#define CPC_CHACHA_X86 1
-#endif
-
-enum {
-  FEAT_AVX2 = 1 << 0,
-  FEAT_AVX512 = 1 << 1, /* AVX-512F and AVX-512VL */
-  FEAT_IFMA = 1 << 2,   /* AVX-512 IFMA */
-  FEAT_KNOWN = 1 << 30,
-};
-
-static _Atomic int cpu_features;
 static _Atomic int selected; /* an enum cpc_chacha_backend; 0 = not yet */
 
-#ifdef CPC_CHACHA_X86
-static uint64_t read_xcr0(void) {
-  uint32_t lo, hi;
-  __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-  return (uint64_t)hi << 32 | lo;
-}
-#endif
-
-static int detect_features(void) {
-  int f = 0;
-#ifdef CPC_CHACHA_X86
-  unsigned a, b, c, d;
-  if (!__get_cpuid(1, &a, &b, &c, &d))
-    return f;
-  if (!(c & (1u << 27)) || !(c & (1u << 28))) /* OSXSAVE, AVX */
-    return f;
-  uint64_t xcr0 = read_xcr0();
-  if ((xcr0 & 0x6) != 0x6)
-    return f;
-  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
-    return f;
-  if (b & (1u << 5))
-    f |= FEAT_AVX2;
-  if ((xcr0 & 0xE6) == 0xE6 && (b & (1u << 16)) && (b & (1u << 31))) {
-    f |= FEAT_AVX512;
-    if (b & (1u << 21))
-      f |= FEAT_IFMA;
-  }
-#endif
-  return f;
-}
-
-static int features(void) {
-  int f = atomic_load_explicit(&cpu_features, memory_order_acquire);
-  if (!(f & FEAT_KNOWN)) {
-    f = detect_features() | FEAT_KNOWN;
-    atomic_store_explicit(&cpu_features, f, memory_order_release);
-  }
-  return f;
-}
-
 int cpc_chacha_backend_supported(enum cpc_chacha_backend backend) {
-  int f = features();
+  int f = cpc__cpu_features();
   switch (backend) {
   case CPC_CHACHA_AUTO:
   case CPC_CHACHA_PORTABLE: return 1;
-  case CPC_CHACHA_AVX2: return (f & FEAT_AVX2) != 0;
-  case CPC_CHACHA_AVX512: return (f & FEAT_AVX512) && (f & FEAT_AVX2);
+  case CPC_CHACHA_AVX2: return (f & CPC__CPU_AVX2) != 0;
+  case CPC_CHACHA_AVX512: return (f & CPC__CPU_AVX512) && (f & CPC__CPU_AVX2);
   }
   return 0;
 }
@@ -125,7 +71,8 @@ cpc__chacha_xor_fn *cpc__chacha_xor(void) {
 }
 
 int cpc__poly1305_use_ifma(void) {
-  return cpc_chacha_backend() == CPC_CHACHA_AVX512 && (features() & FEAT_IFMA);
+  return cpc_chacha_backend() == CPC_CHACHA_AVX512 &&
+         (cpc__cpu_features() & CPC__CPU_AVX512IFMA);
 }
 
 int cpc__poly1305_use_avx2(void) {

@@ -48,4 +48,12 @@ int cpc__ed25519_sign(const uint8_t sk[64], const void *msg, size_t len,
 int cpc__ed25519_verify(const uint8_t pub[32], const void *msg, size_t len,
                         const uint8_t *sig, size_t sig_len);
 
+/* SIMD instruction sets this process may use (CPU and OS agree), cached
+ * after the first call; cpu_features.c. */
+#define CPC__CPU_SSE41 (1 << 0)
+#define CPC__CPU_AVX2 (1 << 1)
+#define CPC__CPU_AVX512 (1 << 2)     /* AVX-512F and AVX-512VL */
+#define CPC__CPU_AVX512IFMA (1 << 3) /* only set with CPC__CPU_AVX512 */
+int cpc__cpu_features(void);
+
 #endif /* CPC_CRYPTO_INT_H */
