@@ -92,9 +92,24 @@ typedef struct cpc_net_limits {
   uint64_t backoff_base_ms;    /* first dial backoff after a failure (1 s) */
   uint64_t backoff_max_ms;     /* backoff cap (5 min) */
   size_t max_peers;            /* peer store entries (4096) */
+  uint64_t upload_bps;         /* host-wide cap on bytes written to all
+                                  connections per second, token bucket with
+                                  a burst of at most 1/4 s of rate (0:
+                                  unlimited) */
+  uint64_t download_bps;       /* host-wide cap on bytes read per second
+                                  (reading pauses when the bucket is empty;
+                                  0: unlimited) */
 } cpc_net_limits;
 
 void cpc_net_limits_default(cpc_net_limits *l);
+
+/* Bytes the host has moved over TCP since it was built (all connections,
+ * handshakes included), for metrics. */
+typedef struct cpc_net_traffic {
+  uint64_t bytes_sent;
+  uint64_t bytes_received;
+  size_t connections; /* open now */
+} cpc_net_traffic;
 
 /* Host-level events; any may be NULL. */
 typedef struct cpc_net_events {
@@ -218,6 +233,9 @@ int cpc_net_listen_addrs(const cpc_net *net, cpc_multiaddr *out, size_t cap,
 
 /* Open connections (upgraded ones; upgrading ones are not counted). */
 size_t cpc_net_conn_count(const cpc_net *net);
+
+/* Fill *t with the host's traffic counters (cpc_net_traffic). */
+void cpc_net_traffic_get(const cpc_net *net, cpc_net_traffic *t);
 
 /* --- protocol handlers ------------------------------------------------- */
 
