@@ -276,8 +276,26 @@ typedef struct cpc_bitswap_server_config {
   size_t max_inline_have;    /* want-have for a block of at most this many
                                 bytes is answered with the block (1.2.0;
                                 default 1024, 0 disables) */
+  /*
+   * Super-seeding (0: off, the default). When several peers want the same
+   * blocks, send each block to one of them first and let them exchange it:
+   * a want-block for a block sent to another (still connected) peer less
+   * than seed_window_ms ago is held instead of answered, so the peer's
+   * other wants (blocks nobody got yet) go first. A held want is announced
+   * with a HAVE presence (1.2.0 peers; the block follows later) so the
+   * peer's client may take it from a peer that has it and cancel it here;
+   * it is sent anyway once held seed_hold_ms (a peer alone with us never
+   * stalls). Want-haves are answered as always. At most max_seeded blocks
+   * are remembered (the oldest are forgotten first). The clock is
+   * cpc_bitswap_server_tick's.
+   */
+  int superseed;
+  uint32_t seed_window_ms; /* default 20000 */
+  uint32_t seed_hold_ms;   /* default 1500 */
+  size_t max_seeded;       /* default 16384 */
   /* peer now has something to send (it had nothing before): pull when its
-   * stream can take it. Called from receive / block_added. May be NULL. */
+   * stream can take it. Called from receive / block_added / tick. May be
+   * NULL. */
   void (*on_ready)(void *ud, const cpc_peer_id *peer);
   void *ud;
 } cpc_bitswap_server_config;
@@ -292,6 +310,8 @@ typedef struct cpc_bitswap_ledger {
   uint64_t dont_haves_sent;
   uint64_t messages_received;
   uint64_t wants_ignored; /* wants over max_wants_per_peer */
+  uint64_t holds;         /* want-blocks held by super-seeding */
+  size_t held;            /* wants held now */
   size_t wants;           /* entries in the peer's wantlist now */
   size_t pending;         /* of which still to answer */
   uint64_t pending_bytes; /* sizes of the blocks still to send */
@@ -363,6 +383,24 @@ int cpc_bitswap_server_block_added(cpc_bitswap_server *s, const cpc_cid *cid);
 /* The peer disconnected: forget its ledger. Unknown peers are ignored. */
 void cpc_bitswap_server_peer_gone(cpc_bitswap_server *s,
                                   const cpc_peer_id *peer);
+
+/*
+ * Advance the server's clock to now_ms (monotonic; smaller values are
+ * ignored): forget seeded blocks older than the window and release held
+ * wants whose hold is over (on_ready may fire). Call it every few hundred
+ * ms when super-seeding is on. NULL s is fine.
+ */
+void cpc_bitswap_server_tick(cpc_bitswap_server *s, uint64_t now_ms);
+
+typedef struct cpc_bitswap_server_stats {
+  uint64_t holds;         /* want-blocks held (super-seeding) */
+  uint64_t hold_released; /* held wants sent after their hold ran out */
+  uint64_t hold_cancelled; /* held wants the peer cancelled */
+  size_t seeded;          /* blocks remembered as sent lately */
+} cpc_bitswap_server_stats;
+
+void cpc_bitswap_server_stats_get(const cpc_bitswap_server *s,
+                                  cpc_bitswap_server_stats *st);
 
 /* Copy peer's ledger into *l. CPC_ENOENT if it has none. */
 int cpc_bitswap_server_ledger(const cpc_bitswap_server *s,

@@ -85,4 +85,39 @@ int cpc__version_ok(enum cpc_bitswap_version v);
 /* 1 if a and b are the same peer. */
 int cpc__peer_eq(const cpc_peer_id *a, const cpc_peer_id *b);
 
+/* ---- super-seeding: blocks sent recently (seeded.c) --------------------- */
+
+/* One block sent lately: when, and to which ledger (its serial; 0: the
+ * ledger is gone). Kept oldest first. */
+struct cpc__seeded_entry {
+  cpc__cid_node node; /* first */
+  uint64_t sent_at;
+  uint64_t to;
+  struct cpc__seeded_entry *prev, *next;
+};
+
+/* A bounded table: at most cap entries (the oldest goes first), none older
+ * than window_ms once cpc__seeded_expire has run. */
+typedef struct cpc__seeded {
+  cpc__cid_map map;
+  struct cpc__seeded_entry *head, *tail; /* oldest .. newest */
+  size_t cap;
+  uint64_t window_ms;
+} cpc__seeded;
+
+/* CPC_ECRYPTO (see cpc__cid_map_init). */
+int cpc__seeded_init(cpc__seeded *t, size_t cap, uint64_t window_ms);
+void cpc__seeded_fini(cpc__seeded *t);
+/* k was sent to ledger `to` at now (it becomes the newest entry). A full
+ * table drops its oldest entry first. CPC_ENOMEM (nothing recorded). */
+int cpc__seeded_note(cpc__seeded *t, const cpc__cid_key *k, uint64_t to,
+                     uint64_t now);
+/* 1 if k went to a live ledger other than `to` less than window_ms ago. */
+int cpc__seeded_elsewhere(const cpc__seeded *t, const cpc__cid_key *k,
+                          uint64_t to, uint64_t now);
+/* Drop entries older than window_ms. */
+void cpc__seeded_expire(cpc__seeded *t, uint64_t now);
+/* Ledger `to` is gone: its entries no longer count. */
+void cpc__seeded_forget(cpc__seeded *t, uint64_t to);
+
 #endif /* CPC_BITSWAP_INT_H */

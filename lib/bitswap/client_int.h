@@ -61,6 +61,9 @@ struct cpc__sw {
   int32_t priority;
   uint8_t state;
   int block_peer; /* session peer index asked for the block, or -1 */
+  uint8_t held;   /* block_peer said HAVE to the want-block: it holds it
+                     (super-seeding); not counted in its inflight */
+  uint8_t moves;  /* times a held want went to another peer */
   uint64_t block_deadline;
   uint64_t activated;
   struct cpc__sw *anext, *aprev; /* in the session's active list */

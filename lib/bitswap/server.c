@@ -3,6 +3,14 @@
  * CID map) whose unanswered entries sit in a max-heap by priority, then
  * arrival; answers are built only when the caller pulls a message, so a
  * slow peer costs its wantlist and nothing more.
+ *
+ * Super-seeding (cfg.superseed): blocks sent lately are remembered
+ * (seeded.c). At pull time a want-block whose block went to another peer
+ * inside the window leaves the heap for the peer's held list (oldest hold
+ * first) and the peer is told HAVE once; the pull goes on with the next
+ * entries, so blocks nobody has yet go first. cpc_bitswap_server_tick
+ * puts a want back in the heap once it has been held seed_hold_ms; it is
+ * then never held again. A cancel drops a held want like any other.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +30,11 @@ struct swant {
   uint64_t seq;  /* arrival order, ties in priority */
   uint64_t gen;  /* full-wantlist generation that last named it */
   size_t heap_idx;
+  uint64_t held_at;  /* first held (super-seeding), if was_held */
+  uint8_t was_held;
+  uint8_t held;      /* in the peer's held list */
+  uint8_t hold_told; /* HAVE sent for the hold */
+  struct swant *hnext, *hprev;
 };
 
 struct speer {
@@ -34,6 +47,9 @@ struct speer {
   cpc_bitswap_ledger ledger; /* counters; wants/pending filled on read */
   struct speer *rnext, *rprev;
   int in_ready;
+  uint64_t serial;            /* names the ledger in the seeded table */
+  struct swant *hhead, *htail; /* held wants, by held_at */
+  size_t n_held;
 };
 
 struct cpc_bitswap_server {
@@ -43,6 +59,10 @@ struct cpc_bitswap_server {
   size_t n_peers, cap_peers;
   struct speer *rhead, *rtail; /* peers with pending answers */
   uint64_t seq;
+  uint64_t now;    /* the clock of cpc_bitswap_server_tick */
+  uint64_t serial; /* last ledger serial given */
+  cpc__seeded seeded;
+  cpc_bitswap_server_stats st;
 };
 
 void cpc_bitswap_server_config_default(cpc_bitswap_server_config *c) {
@@ -51,6 +71,9 @@ void cpc_bitswap_server_config_default(cpc_bitswap_server_config *c) {
   c->max_wants_per_peer = 2048;
   c->message_target = 1024 * 1024;
   c->max_inline_have = 1024;
+  c->seed_window_ms = 20000;
+  c->seed_hold_ms = 1500;
+  c->max_seeded = 16384;
 }
 
 int cpc_bitswap_server_new(cpc_bitswap_server **out,
@@ -70,6 +93,11 @@ int cpc_bitswap_server_new(cpc_bitswap_server **out,
     return CPC_ENOMEM;
   s->cfg = *cfg;
   s->src = *src;
+  int rc = cpc__seeded_init(&s->seeded, cfg->max_seeded, cfg->seed_window_ms);
+  if (rc != 0) {
+    free(s);
+    return rc;
+  }
   *out = s;
   return 0;
 }
@@ -135,6 +163,42 @@ static int pend(struct speer *p, struct swant *w) {
   return 0;
 }
 
+/* ---- held wants (super-seeding) ----------------------------------------- */
+
+static void hold_add(struct speer *p, struct swant *w) {
+  struct swant *after = p->htail;
+  while (after && after->held_at > w->held_at)
+    after = after->hprev;
+  w->hprev = after;
+  w->hnext = after ? after->hnext : p->hhead;
+  if (w->hnext)
+    w->hnext->hprev = w;
+  else
+    p->htail = w;
+  if (after)
+    after->hnext = w;
+  else
+    p->hhead = w;
+  w->held = 1;
+  p->n_held++;
+}
+
+static void hold_remove(struct speer *p, struct swant *w) {
+  if (!w->held)
+    return;
+  if (w->hprev)
+    w->hprev->hnext = w->hnext;
+  else
+    p->hhead = w->hnext;
+  if (w->hnext)
+    w->hnext->hprev = w->hprev;
+  else
+    p->htail = w->hprev;
+  w->hnext = w->hprev = NULL;
+  w->held = 0;
+  p->n_held--;
+}
+
 static void unpend(struct speer *p, struct swant *w) {
   size_t i = w->heap_idx;
   if (i == NOT_PENDING)
@@ -192,6 +256,7 @@ static void ready_remove(cpc_bitswap_server *s, struct speer *p) {
 
 static void remove_want(struct speer *p, struct swant *w) {
   unpend(p, w);
+  hold_remove(p, w);
   cpc__cid_map_remove(&p->wants, &w->node);
   free(w);
 }
@@ -216,6 +281,7 @@ void cpc_bitswap_server_free(cpc_bitswap_server *s) {
   for (size_t i = 0; i < s->n_peers; i++)
     free_peer(s->peers[i]);
   free(s->peers);
+  cpc__seeded_fini(&s->seeded);
   free(s);
 }
 
@@ -241,6 +307,7 @@ static int add_peer(cpc_bitswap_server *s, const cpc_peer_id *id,
   }
   p->id = *id;
   p->v = v;
+  p->serial = ++s->serial;
   s->peers[s->n_peers++] = p;
   *out = p;
   return 0;
@@ -253,6 +320,7 @@ void cpc_bitswap_server_peer_gone(cpc_bitswap_server *s,
   if (!s || !peer || !(p = find_peer(s, peer, &i)))
     return;
   ready_remove(s, p);
+  cpc__seeded_forget(&s->seeded, p->serial);
   free_peer(p);
   s->peers[i] = s->peers[--s->n_peers];
 }
@@ -279,6 +347,7 @@ int cpc_bitswap_server_ledger(const cpc_bitswap_server *s,
   *l = p->ledger;
   l->wants = p->wants.count;
   l->pending = p->heap_len;
+  l->held = p->n_held;
   return 0;
 }
 
@@ -289,6 +358,7 @@ static int evaluate(cpc_bitswap_server *s, struct speer *p, struct swant *w) {
   cpc_cid cid;
   size_t size = 0;
   unpend(p, w);
+  hold_remove(p, w); /* held again at the next pull if still due */
   w->found = 0;
   if (cpc_cid_decode(w->node.key.bytes, w->node.key.len, &cid, NULL) == 0 &&
       s->src.has(s->src.ud, &cid, &size) == 0 &&
@@ -308,8 +378,11 @@ static int apply_entry(cpc_bitswap_server *s, struct speer *p,
     return 0;
   struct swant *w = (struct swant *)cpc__cid_map_find(&p->wants, &key);
   if (e->cancel) {
-    if (w)
+    if (w) {
+      if (w->held)
+        s->st.hold_cancelled++;
       remove_want(p, w);
+    }
     return 0;
   }
   if (!w) {
@@ -407,7 +480,7 @@ int cpc_bitswap_server_block_added(cpc_bitswap_server *s, const cpc_cid *cid) {
   for (size_t i = 0; i < s->n_peers; i++) {
     struct speer *p = s->peers[i];
     struct swant *w = (struct swant *)cpc__cid_map_find(&p->wants, &key);
-    if (w && (w->heap_idx == NOT_PENDING || !w->found)) {
+    if (w && !w->held && (w->heap_idx == NOT_PENDING || !w->found)) {
       int r = evaluate(s, p, w);
       if (r != 0)
         rc = r;
@@ -431,7 +504,7 @@ int cpc_bitswap_server_next_ready(cpc_bitswap_server *s, cpc_peer_id *peer) {
 
 /* ---- building answers --------------------------------------------------- */
 
-enum action { A_BLOCK, A_HAVE, A_DONT_HAVE };
+enum action { A_BLOCK, A_HAVE, A_DONT_HAVE, A_HOLD };
 
 struct taken {
   struct swant *w;
@@ -530,6 +603,40 @@ static int take_one(cpc_bitswap_server *s, struct speer *p, struct build *b,
   return 1;
 }
 
+/* 1 if w, a block due to p, is to be held: super-seeding is on, the block
+ * went to another peer lately, and w has not been held long enough. */
+static int hold_due(const cpc_bitswap_server *s, const struct speer *p,
+                    const struct swant *w) {
+  if (!s->cfg.superseed || action_of(s, p, w) != A_BLOCK)
+    return 0;
+  if (w->was_held && s->now >= w->held_at + s->cfg.seed_hold_ms)
+    return 0;
+  return cpc__seeded_elsewhere(&s->seeded, &w->node.key, p->serial, s->now);
+}
+
+/* Add the hold of w (off the heap) to b: a HAVE for 1.2.0 peers not told
+ * yet. Returns 1 if added, 0 if it does not fit, or an error. */
+static int take_hold(struct speer *p, struct build *b, struct swant *w) {
+  cpc_cid cid;
+  int rc = build_grow(b);
+  if (rc != 0)
+    return rc;
+  if (p->v >= CPC_BITSWAP_1_2_0 && !w->hold_told) {
+    if (cpc_cid_decode(w->node.key.bytes, w->node.key.len, &cid, NULL) != 0)
+      return CPC_EINVAL;
+    size_t cost = cpc__presence_wire_size(&cid);
+    if (b->n_presences >= CPC_BITSWAP_MAX_PRESENCES ||
+        b->size + cost > CPC_BITSWAP_MAX_MESSAGE)
+      return 0;
+    b->presences[b->n_presences].cid = cid;
+    b->presences[b->n_presences++].dont_have = 0;
+    b->size += cost;
+  }
+  b->taken[b->n_taken].w = w;
+  b->taken[b->n_taken++].a = A_HOLD;
+  return 1;
+}
+
 static void build_free(struct build *b) {
   for (size_t i = 0; i < b->n_blocks; i++)
     free((void *)(uintptr_t)b->blocks[i].data);
@@ -539,13 +646,30 @@ static void build_free(struct build *b) {
 }
 
 /* The message went out: update the ledger and the wantlist. */
-static void commit(struct speer *p, struct build *b) {
+static void commit(cpc_bitswap_server *s, struct speer *p, struct build *b) {
   for (size_t i = 0; i < b->n_taken; i++) {
     struct swant *w = b->taken[i].w;
     switch (b->taken[i].a) {
     case A_BLOCK:
       p->ledger.blocks_sent++;
+      if (s->cfg.superseed) {
+        if (w->was_held)
+          s->st.hold_released++;
+        /* no memory: this block is just not held for others */
+        (void)cpc__seeded_note(&s->seeded, &w->node.key, p->serial, s->now);
+      }
       remove_want(p, w);
+      break;
+    case A_HOLD:
+      if (!w->was_held) {
+        w->was_held = 1;
+        w->held_at = s->now;
+        p->ledger.holds++;
+        s->st.holds++;
+      }
+      if (p->v >= CPC_BITSWAP_1_2_0)
+        w->hold_told = 1;
+      hold_add(p, w);
       break;
     case A_HAVE:
       p->ledger.haves_sent++;
@@ -574,7 +698,7 @@ int cpc_bitswap_server_pull(cpc_bitswap_server *s, const cpc_peer_id *peer,
   while (p->heap_len > 0) {
     struct swant *w = p->heap[0];
     unpend(p, w);
-    rc = take_one(s, p, &b, w);
+    rc = hold_due(s, p, w) ? take_hold(p, &b, w) : take_one(s, p, &b, w);
     if (rc <= 0) {
       int r2 = pend(p, w); /* did not fit, or failed: back in place */
       if (rc == 0)
@@ -585,6 +709,12 @@ int cpc_bitswap_server_pull(cpc_bitswap_server *s, const cpc_peer_id *peer,
   }
   if (rc == 0 && b.n_taken == 0)
     rc = CPC_EAGAIN;
+  if (rc == 0 && b.n_blocks == 0 && b.n_presences == 0) {
+    commit(s, p, &b); /* holds only, nothing to tell */
+    build_free(&b);
+    note_ready(s, p);
+    return CPC_EAGAIN;
+  }
   if (rc == 0) {
     cpc_bitswap_message m;
     memset(&m, 0, sizeof m);
@@ -597,7 +727,7 @@ int cpc_bitswap_server_pull(cpc_bitswap_server *s, const cpc_peer_id *peer,
     rc = cpc_bitswap_message_encode(&m, p->v, out, out_len);
   }
   if (rc == 0) {
-    commit(p, &b);
+    commit(s, p, &b);
   } else {
     for (size_t i = 0; i < b.n_taken; i++)
       (void)pend(p, b.taken[i].w); /* room was there a moment ago */
@@ -605,4 +735,37 @@ int cpc_bitswap_server_pull(cpc_bitswap_server *s, const cpc_peer_id *peer,
   build_free(&b);
   note_ready(s, p);
   return rc;
+}
+
+/* ---- clock -------------------------------------------------------------- */
+
+void cpc_bitswap_server_tick(cpc_bitswap_server *s, uint64_t now_ms) {
+  if (!s)
+    return;
+  if (now_ms > s->now)
+    s->now = now_ms;
+  cpc__seeded_expire(&s->seeded, s->now);
+  for (size_t i = 0; i < s->n_peers; i++) {
+    struct speer *p = s->peers[i];
+    int released = 0;
+    while (p->hhead && s->now >= p->hhead->held_at + s->cfg.seed_hold_ms) {
+      struct swant *w = p->hhead;
+      hold_remove(p, w);
+      if (pend(p, w) != 0) {
+        hold_add(p, w); /* no memory: try again at the next tick */
+        break;
+      }
+      released = 1;
+    }
+    if (released)
+      note_ready(s, p);
+  }
+}
+
+void cpc_bitswap_server_stats_get(const cpc_bitswap_server *s,
+                                  cpc_bitswap_server_stats *st) {
+  if (!s || !st)
+    return;
+  *st = s->st;
+  st->seeded = s->seeded.map.count;
 }

@@ -8,12 +8,22 @@
  * max_timeouts timeouts is dropped from the session; a CID that no peer
  * can give fails. Every CID that ends (block, failure) is cancelled at
  * every peer that was asked and did not send it.
+ *
+ * A HAVE that answers a want-block (the peer holds the block back: a
+ * super-seeding server serving others first, cpc/bitswap.h) frees the
+ * want's place in the peer's max_inflight and lets the want move to
+ * another peer that said HAVE and has room (cancelled at the first); with
+ * none, it waits for the block, which such a server sends after a while.
+ * A HAVE after a DONT_HAVE is taken too: the peer got the block since.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "bitswap/client_int.h"
 #include "cpc/error.h"
+
+/* Times a held want may move to another peer before it just waits. */
+#define MAX_MOVES 4
 
 /* ---- active list -------------------------------------------------------- */
 
@@ -109,7 +119,9 @@ static void ask(struct cpc_bitswap_session *s, struct cpc__sw *sw, size_t k) {
 static void unassign(struct cpc_bitswap_session *s, struct cpc__sw *sw) {
   if (sw->block_peer < 0)
     return;
-  s->peers[sw->block_peer].inflight--;
+  if (!sw->held)
+    s->peers[sw->block_peer].inflight--;
+  sw->held = 0;
   sw->block_peer = -1;
 }
 
@@ -157,8 +169,14 @@ void cpc__session_presence(struct cpc__sw *sw, const struct cpc__cpeer *from,
     ps->st = CPC__PS_DONT_HAVE;
     if (sw->block_peer == k)
       unassign(s, sw);
-  } else if (ps->st != CPC__PS_DONT_HAVE) {
-    ps->st = CPC__PS_HAVE; /* a late HAVE after a timeout is welcome */
+  } else {
+    /* a late HAVE after a timeout is welcome; after a DONT_HAVE the peer
+     * got the block since; to our want-block, the peer holds it back */
+    if (sw->block_peer == k && ps->st == CPC__PS_HAVE && !sw->held) {
+      sw->held = 1;
+      s->peers[k].inflight--;
+    }
+    ps->st = CPC__PS_HAVE;
   }
 }
 
@@ -168,6 +186,30 @@ static void assign(struct cpc_bitswap_session *s, struct cpc__sw *sw,
   sw->block_deadline = s->c->now + s->c->cfg.block_timeout_ms;
   s->peers[k].inflight++;
   (void)cpc__set_interest(s, sw, k, CPC__WANT_BLOCK);
+}
+
+/* The session peer with room that said HAVE for sw and has the fewest
+ * blocks in flight, other than `except`; -1 if none. *alive: some peer
+ * may still give sw (said HAVE, or not answered yet). */
+static int best_peer(const struct cpc_bitswap_session *s,
+                     const struct cpc__sw *sw, int except, int *alive) {
+  const cpc_bitswap_client *c = s->c;
+  int best = -1;
+  for (size_t k = 0; k < s->n_peers; k++) {
+    const struct cpc__spr *spr = &s->peers[k];
+    uint8_t st = sw->ps[k].st;
+    if (!spr->p || spr->dead || (int)k == except)
+      continue;
+    if (st == CPC__PS_ASKED)
+      *alive = 1;
+    if (st != CPC__PS_HAVE)
+      continue;
+    *alive = 1;
+    if (spr->inflight < c->cfg.max_inflight &&
+        (best < 0 || spr->inflight < s->peers[best].inflight))
+      best = (int)k;
+  }
+  return best;
 }
 
 void cpc__session_peer_dead(struct cpc_bitswap_session *s, size_t k) {
@@ -232,23 +274,20 @@ void cpc__session_step(struct cpc_bitswap_session *s) {
   struct cpc__sw *next;
   for (struct cpc__sw *sw = s->ahead; sw; sw = next) {
     next = sw->anext;
-    if (sw->block_peer >= 0)
+    int best, alive = 0;
+    if (sw->block_peer >= 0) {
+      /* held back where it was asked: take it elsewhere if someone can */
+      if (!sw->held || sw->moves >= MAX_MOVES ||
+          (best = best_peer(s, sw, sw->block_peer, &alive)) < 0)
+        continue;
+      size_t k = (size_t)sw->block_peer;
+      unassign(s, sw);
+      (void)cpc__set_interest(s, sw, k, CPC__WANT_NONE);
+      sw->moves++;
+      assign(s, sw, (size_t)best);
       continue;
-    int best = -1, alive = 0;
-    for (size_t k = 0; k < s->n_peers; k++) {
-      const struct cpc__spr *spr = &s->peers[k];
-      uint8_t st = sw->ps[k].st;
-      if (!spr->p || spr->dead)
-        continue;
-      if (st == CPC__PS_ASKED)
-        alive = 1;
-      if (st != CPC__PS_HAVE)
-        continue;
-      alive = 1;
-      if (spr->inflight < c->cfg.max_inflight &&
-          (best < 0 || spr->inflight < s->peers[best].inflight))
-        best = (int)k;
     }
+    best = best_peer(s, sw, -1, &alive);
     if (best >= 0)
       assign(s, sw, (size_t)best);
     else if (!alive && (s->n_peers > 0 ||

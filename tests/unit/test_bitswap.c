@@ -935,6 +935,129 @@ static void test_server_answers(void **state) {
   ms_free(&ms);
 }
 
+/* Super-seeding: a block sent to one peer is held for another while the
+ * hold lasts (HAVE told once), blocks nobody has go first, a cancel drops
+ * a hold, and the table forgets peers that left, old blocks and the
+ * oldest entries past max_seeded. */
+static void test_server_superseed(void **state) {
+  (void)state;
+  struct mstore ms = {0};
+  size_t a = ms_add(&ms, 4000, CPC_MH_BLAKE3, 1);
+  size_t b = ms_add(&ms, 4000, CPC_MH_BLAKE3, 1);
+  size_t c = ms_add(&ms, 4000, CPC_MH_BLAKE3, 1);
+  cpc_bitswap_server_config cfg;
+  cpc_bitswap_server_config_default(&cfg);
+  cfg.superseed = 1;
+  cfg.seed_hold_ms = 1000;
+  cfg.seed_window_ms = 5000;
+  cfg.on_ready = count_ready;
+  cpc_bitswap_server *srv = new_server(&ms, &cfg);
+  cpc_peer_id p1 = fake_peer(31), p2 = fake_peer(32), p3 = fake_peer(33),
+              p4 = fake_peer(34);
+  cpc_bitswap_message m;
+  cpc_bitswap_ledger l;
+  cpc_bitswap_server_stats st;
+  cpc_bitswap_server_tick(srv, 10000);
+
+  /* p1 gets a and b */
+  cpc_bitswap_entry e1[2] = {want(&ms.cids[a], CPC_BITSWAP_WANT_BLOCK, 1, 9),
+                             want(&ms.cids[b], CPC_BITSWAP_WANT_BLOCK, 1, 9)};
+  assert_int_equal(srv_send(srv, &p1, CPC_BITSWAP_1_2_0, e1, 2, 0), 0);
+  assert_int_equal(srv_pull(srv, &p1, &m, NULL), 0);
+  assert_int_equal(m.n_blocks, 2);
+  cpc_bitswap_message_free(&m);
+
+  /* p2 wants a first (higher priority), then c: c comes, a is held */
+  cpc_bitswap_entry e2[2] = {want(&ms.cids[a], CPC_BITSWAP_WANT_BLOCK, 1, 9),
+                             want(&ms.cids[c], CPC_BITSWAP_WANT_BLOCK, 1, 1)};
+  assert_int_equal(srv_send(srv, &p2, CPC_BITSWAP_1_2_0, e2, 2, 0), 0);
+  assert_int_equal(srv_pull(srv, &p2, &m, NULL), 0);
+  assert_int_equal(m.n_blocks, 1);
+  assert_int_equal(find_block(&m, &ms.cids[c]), 0);
+  assert_int_equal(find_presence(&m, &ms.cids[a]), 0); /* HAVE: held */
+  cpc_bitswap_message_free(&m);
+  assert_int_equal(srv_pull(srv, &p2, &m, NULL), CPC_EAGAIN);
+  assert_int_equal(cpc_bitswap_server_ledger(srv, &p2, &l), 0);
+  assert_int_equal(l.holds, 1);
+  assert_int_equal(l.held, 1);
+  assert_int_equal(l.wants, 1);
+  /* a repeated want does not end the hold nor tell HAVE again */
+  assert_int_equal(srv_send(srv, &p2, CPC_BITSWAP_1_2_0, e2, 1, 0), 0);
+  assert_int_equal(srv_pull(srv, &p2, &m, NULL), CPC_EAGAIN);
+  /* the hold runs out: a goes to p2 after all */
+  ready_count = 0;
+  cpc_bitswap_server_tick(srv, 10900);
+  assert_int_equal(ready_count, 0);
+  cpc_bitswap_server_tick(srv, 11000);
+  assert_int_equal(ready_count, 1);
+  assert_int_equal(srv_pull(srv, &p2, &m, NULL), 0);
+  assert_int_equal(find_block(&m, &ms.cids[a]), 0);
+  cpc_bitswap_message_free(&m);
+  cpc_bitswap_server_stats_get(srv, &st);
+  assert_int_equal(st.holds, 1);
+  assert_int_equal(st.hold_released, 1);
+  assert_int_equal(st.seeded, 3);
+
+  /* p3 (1.1.0: no presences) wants b: held silently; it cancels */
+  cpc_bitswap_entry e3 = want(&ms.cids[b], CPC_BITSWAP_WANT_BLOCK, 0, 1);
+  assert_int_equal(srv_send(srv, &p3, CPC_BITSWAP_1_1_0, &e3, 1, 0), 0);
+  assert_int_equal(srv_pull(srv, &p3, &m, NULL), CPC_EAGAIN);
+  cpc_bitswap_entry c3 = cancel_of(&ms.cids[b]);
+  assert_int_equal(srv_send(srv, &p3, CPC_BITSWAP_1_1_0, &c3, 1, 0), 0);
+  assert_int_equal(cpc_bitswap_server_ledger(srv, &p3, &l), 0);
+  assert_int_equal(l.wants, 0);
+  assert_int_equal(l.held, 0);
+  cpc_bitswap_server_stats_get(srv, &st);
+  assert_int_equal(st.hold_cancelled, 1);
+
+  /* want-have is answered at once even for a seeded block */
+  cpc_bitswap_entry h3 = want(&ms.cids[b], CPC_BITSWAP_WANT_HAVE, 1, 1);
+  assert_int_equal(srv_send(srv, &p2, CPC_BITSWAP_1_2_0, &h3, 1, 0), 0);
+  assert_int_equal(srv_pull(srv, &p2, &m, NULL), 0);
+  assert_int_equal(find_presence(&m, &ms.cids[b]), 0);
+  cpc_bitswap_message_free(&m);
+
+  /* p1 (the only one with b) leaves: b is no longer held for p4 */
+  cpc_bitswap_server_peer_gone(srv, &p1);
+  cpc_bitswap_entry e4 = want(&ms.cids[b], CPC_BITSWAP_WANT_BLOCK, 1, 1);
+  assert_int_equal(srv_send(srv, &p4, CPC_BITSWAP_1_2_0, &e4, 1, 0), 0);
+  assert_int_equal(srv_pull(srv, &p4, &m, NULL), 0);
+  assert_int_equal(find_block(&m, &ms.cids[b]), 0);
+  cpc_bitswap_message_free(&m);
+  /* past the window (c went to p2 at 10000): c is not held for p4 */
+  cpc_bitswap_server_tick(srv, 15001);
+  cpc_bitswap_server_stats_get(srv, &st);
+  assert_int_equal(st.seeded, 2); /* a (11000) and b (15000) */
+  cpc_bitswap_entry e5 = want(&ms.cids[c], CPC_BITSWAP_WANT_BLOCK, 1, 1);
+  assert_int_equal(srv_send(srv, &p4, CPC_BITSWAP_1_2_0, &e5, 1, 0), 0);
+  assert_int_equal(srv_pull(srv, &p4, &m, NULL), 0);
+  assert_int_equal(find_block(&m, &ms.cids[c]), 0);
+  cpc_bitswap_message_free(&m);
+  cpc_bitswap_server_free(srv);
+
+  /* max_seeded 2: after a, b, c went to p1, a is forgotten */
+  cfg.max_seeded = 2;
+  srv = new_server(&ms, &cfg);
+  cpc_bitswap_server_tick(srv, 1000);
+  cpc_bitswap_entry e6[3] = {want(&ms.cids[a], CPC_BITSWAP_WANT_BLOCK, 1, 3),
+                             want(&ms.cids[b], CPC_BITSWAP_WANT_BLOCK, 1, 2),
+                             want(&ms.cids[c], CPC_BITSWAP_WANT_BLOCK, 1, 1)};
+  assert_int_equal(srv_send(srv, &p1, CPC_BITSWAP_1_2_0, e6, 3, 0), 0);
+  assert_int_equal(srv_pull(srv, &p1, &m, NULL), 0);
+  assert_int_equal(m.n_blocks, 3);
+  cpc_bitswap_message_free(&m);
+  cpc_bitswap_server_stats_get(srv, &st);
+  assert_int_equal(st.seeded, 2);
+  assert_int_equal(srv_send(srv, &p2, CPC_BITSWAP_1_2_0, e6, 3, 0), 0);
+  assert_int_equal(srv_pull(srv, &p2, &m, NULL), 0);
+  assert_int_equal(m.n_blocks, 1);
+  assert_int_equal(find_block(&m, &ms.cids[a]), 0);
+  assert_int_equal(m.n_presences, 2);
+  cpc_bitswap_message_free(&m);
+  cpc_bitswap_server_free(srv);
+  ms_free(&ms);
+}
+
 static void test_server_priority_and_split(void **state) {
   (void)state;
   struct mstore ms = {0};
@@ -1279,6 +1402,90 @@ static void test_client_session(void **state) {
   ms_free(&ms);
 }
 
+/* A HAVE answering our want-block: the peer holds the block back. The
+ * want stops counting in its max_inflight, and moves (cancelled there) to
+ * another peer once that one says HAVE, even after its DONT_HAVE. */
+static void test_client_held(void **state) {
+  (void)state;
+  struct mstore ms = {0};
+  ms_add(&ms, 5000, CPC_MH_BLAKE3, 1);
+  ms_add(&ms, 5000, CPC_MH_BLAKE3, 1);
+  struct cl_state st;
+  memset(&st, 0, sizeof st);
+  st.cids = ms.cids;
+  st.n = 2;
+  st.ms = &ms;
+  cpc_bitswap_client_config cfg;
+  cpc_bitswap_client_config_default(&cfg);
+  cfg.max_inflight = 1;
+  cpc_bitswap_client *c = NULL;
+  assert_int_equal(cpc_bitswap_client_new(&c, &cfg, &cl_cb, &st), 0);
+  cpc_peer_id seed = fake_peer(41), peer = fake_peer(42);
+  assert_int_equal(cpc_bitswap_client_peer_add(c, &seed, CPC_BITSWAP_1_2_0), 0);
+  assert_int_equal(cpc_bitswap_client_peer_add(c, &peer, CPC_BITSWAP_1_2_0), 0);
+  cpc_bitswap_session *s = NULL;
+  assert_int_equal(cpc_bitswap_session_new(c, ms.cids, 2, NULL, 0, NULL, &s),
+                   0);
+  cpc_bitswap_message m, in;
+  for (int k = 0; k < 2; k++) { /* want-haves */
+    assert_int_equal(cl_pull(c, k ? &peer : &seed, &m), 0);
+    cpc_bitswap_message_free(&m);
+  }
+  cpc_bitswap_presence pr[2] = {{ms.cids[0], 0}, {ms.cids[1], 0}};
+  memset(&in, 0, sizeof in);
+  in.presences = pr;
+  in.n_presences = 2;
+  cl_deliver(c, &seed, &in); /* the seed has both */
+  pr[0].dont_have = pr[1].dont_have = 1;
+  cl_deliver(c, &peer, &in); /* the peer has neither */
+  /* one want-block at the seed (max_inflight 1) */
+  assert_int_equal(cl_pull(c, &seed, &m), 0);
+  assert_int_equal(m.n_entries, 1);
+  assert_int_equal(m.entries[0].want_type, CPC_BITSWAP_WANT_BLOCK);
+  int held = cpc_cid_equal(&m.entries[0].cid, &ms.cids[0]) ? 0 : 1;
+  cpc_bitswap_message_free(&m);
+  /* the seed holds it: the other block is asked of the seed at once */
+  cpc_bitswap_presence hp = {ms.cids[held], 0};
+  in.presences = &hp;
+  in.n_presences = 1;
+  cl_deliver(c, &seed, &in);
+  assert_int_equal(cl_pull(c, &seed, &m), 0);
+  assert_int_equal(m.n_entries, 1);
+  assert_true(cpc_cid_equal(&m.entries[0].cid, &ms.cids[1 - held]));
+  assert_int_equal(m.entries[0].want_type, CPC_BITSWAP_WANT_BLOCK);
+  cpc_bitswap_message_free(&m);
+  assert_int_equal(cl_pull(c, &peer, &m), CPC_EAGAIN);
+  /* the peer got the held block since: the want moves there */
+  cl_deliver(c, &peer, &in);
+  assert_int_equal(cl_pull(c, &peer, &m), 0);
+  assert_int_equal(m.n_entries, 1);
+  assert_true(cpc_cid_equal(&m.entries[0].cid, &ms.cids[held]));
+  assert_int_equal(m.entries[0].want_type, CPC_BITSWAP_WANT_BLOCK);
+  cpc_bitswap_message_free(&m);
+  assert_int_equal(cl_pull(c, &seed, &m), 0); /* cancelled at the seed */
+  assert_int_equal(m.n_entries, 1);
+  assert_true(cpc_cid_equal(&m.entries[0].cid, &ms.cids[held]));
+  assert_int_equal(m.entries[0].cancel, 1);
+  cpc_bitswap_message_free(&m);
+  /* both arrive */
+  cpc_bitswap_block b1 = {ms.cids[held], ms.data[held], ms.len[held]};
+  cpc_bitswap_block b2 = {ms.cids[1 - held], ms.data[1 - held],
+                          ms.len[1 - held]};
+  memset(&in, 0, sizeof in);
+  in.blocks = &b1;
+  in.n_blocks = 1;
+  cl_deliver(c, &peer, &in);
+  in.blocks = &b2;
+  cl_deliver(c, &seed, &in);
+  assert_int_equal(st.done, 1);
+  assert_int_equal(st.rc, 0);
+  assert_int_equal(cpc_bitswap_session_peer_blocks(s, &peer), 1);
+  assert_int_equal(cpc_bitswap_session_peer_blocks(s, &seed), 1);
+  cpc_bitswap_session_free(s);
+  cpc_bitswap_client_free(c);
+  ms_free(&ms);
+}
+
 /* Timeouts: a silent peer is dropped, the block is asked elsewhere, and a
  * session with only silent peers fails with ETIMEDOUT. */
 static void test_client_timeouts(void **state) {
@@ -1610,10 +1817,12 @@ int main(void) {
       cmocka_unit_test(test_reader),
       cmocka_unit_test(test_protocol_ids),
       cmocka_unit_test(test_server_answers),
+      cmocka_unit_test(test_server_superseed),
       cmocka_unit_test(test_server_priority_and_split),
       cmocka_unit_test(test_server_full_wantlist_and_limits),
       cmocka_unit_test(test_server_old_versions),
       cmocka_unit_test(test_client_session),
+      cmocka_unit_test(test_client_held),
       cmocka_unit_test(test_client_timeouts),
       cmocka_unit_test(test_client_old_peer),
       cmocka_unit_test(test_swarm),
