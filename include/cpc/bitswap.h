@@ -260,6 +260,9 @@ typedef struct cpc_bitswap_source {
    * engine does not re-hash what the source returns. */
   int (*get)(void *ud, const cpc_cid *cid, uint8_t **data, size_t *len);
   void *ud;
+  /* May be NULL (never). 1 if we are fetching cid ourselves: super-seeding
+   * then never holds it back (we are one of the fetchers, not a seed). */
+  int (*fetching)(void *ud, const cpc_cid *cid);
 } cpc_bitswap_source;
 
 /* ---- server ------------------------------------------------------------- */

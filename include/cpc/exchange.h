@@ -25,6 +25,30 @@
  * block is verified by its hash (in the message decoder) before it is
  * stored or handed out, and a block nobody wanted is dropped.
  *
+ * Super-seeding and swarming (cfg.superseed, on by default; see
+ * docs/adr/0004-super-seeding.md). When several peers fetch the same
+ * content from us, each block goes to one of them first and they trade
+ * the rest among themselves, as BitTorrent's super-seeding does:
+ *   - serving: a want-block for a block we sent to another connected peer
+ *     less than server.seed_window_ms ago is held (the peer is told HAVE)
+ *     while blocks nobody has yet are served, and sent anyway after
+ *     server.seed_hold_ms, so a fetcher alone with us never stalls
+ *     (cpc/bitswap.h, cpc_bitswap_server_config.superseed);
+ *   - fetching: the session moves a held want to another peer that said
+ *     HAVE. Fetchers of the same content find each other two ways: a peer
+ *     that asks us for a block of a running fetch of ours joins that
+ *     fetch as a provider (we also answer its wants from what we already
+ *     have: every fetch stores into the served block store); and, when
+ *     the host runs the DHT (cpc_net_dht) and the exchange has a store,
+ *     a fetch announces itself as a provider of its first CID (the swarm
+ *     key: a content's manifest or root) once it holds a block of the
+ *     fetch, and looks that key's providers up at start and every
+ *     swarm_lookup_ms while it runs, dialing up to max_swarm_peers of
+ *     them into the fetch. Fetched blocks stay served after the fetch
+ *     ends, as long as they are in the store.
+ * With superseed 0 the exchange is plain Bitswap: every want is answered
+ * at once and a fetch asks only the providers it was given.
+ *
  * Host events: the host has one set of event callbacks, owned by the
  * application. Its on_conn_close MUST call cpc_exchange_conn_closed()
  * (the exchange keeps connection pointers, which die with that callback).
@@ -55,10 +79,16 @@ typedef struct cpc_exchange cpc_exchange;
 typedef struct cpc_exchange_fetch cpc_exchange_fetch;
 
 typedef struct cpc_exchange_config {
-  /* Engine settings (their on_ready / ud fields are ignored). */
+  /* Engine settings (their on_ready / ud fields are ignored, and
+   * server.superseed is set from superseed below). */
   cpc_bitswap_server_config server;
   cpc_bitswap_client_config client;
-  uint32_t tick_ms; /* clock for the client's timeouts (default 100) */
+  uint32_t tick_ms; /* clock for the engines' timeouts (default 100) */
+  int superseed;    /* super-seeding and swarming (default 1; see top) */
+  uint32_t swarm_lookup_ms; /* DHT provider lookups of a running fetch
+                               (default 2000) */
+  size_t max_swarm_peers;   /* peers one fetch takes in by swarming
+                               (default 16) */
 } cpc_exchange_config;
 
 void cpc_exchange_config_default(cpc_exchange_config *c);
@@ -90,7 +120,8 @@ void cpc_exchange_close(cpc_exchange *ex, void (*cb)(void *ud), void *ud);
 void cpc_exchange_conn_closed(cpc_exchange *ex, cpc_net_conn *conn);
 
 /*
- * Counters of the service (both engines together).
+ * Counters of the service (both engines together); bytes_out is our
+ * Bitswap egress.
  */
 typedef struct cpc_exchange_stats {
   uint64_t messages_in, messages_out; /* Bitswap messages, both ways */
@@ -101,6 +132,10 @@ typedef struct cpc_exchange_stats {
   uint64_t bad_messages;    /* undecodable: stream reset */
   uint64_t oversized;       /* length prefix over 4 MiB: connection closed */
   uint64_t store_errors;    /* fetched blocks the store refused */
+  uint64_t holds;           /* want-blocks held by super-seeding */
+  uint64_t hold_released;   /* of which sent after their hold ran out */
+  uint64_t swarm_peers;     /* providers fetches took in by swarming */
+  uint64_t swarm_lookups;   /* DHT provider lookups started */
   size_t peers;             /* peers with state now */
 } cpc_exchange_stats;
 
@@ -130,7 +165,8 @@ typedef struct cpc_exchange_fetch_stats {
   size_t wants;       /* distinct CIDs */
   size_t received;    /* handed to on_block (from_store included) */
   size_t from_store;  /* already in the store */
-  size_t providers;   /* providers given */
+  size_t providers;   /* providers given, and taken in by swarming */
+  size_t swarm;       /* of which taken in by swarming */
   size_t connected;   /* providers whose Bitswap stream opened */
   size_t failed;      /* providers that could not be reached or used */
   int provider_error; /* the first provider's failure (a CPC_E* code, as

@@ -80,6 +80,7 @@ struct cpc__spr {
   struct cpc__cpeer *p; /* NULL once the peer left */
   cpc_peer_id id;
   uint32_t inflight, timeouts;
+  uint32_t holds; /* want-blocks it held back (super-seeding) */
   size_t blocks;
   uint8_t dead;
 };

@@ -611,7 +611,15 @@ static int hold_due(const cpc_bitswap_server *s, const struct speer *p,
     return 0;
   if (w->was_held && s->now >= w->held_at + s->cfg.seed_hold_ms)
     return 0;
-  return cpc__seeded_elsewhere(&s->seeded, &w->node.key, p->serial, s->now);
+  if (!cpc__seeded_elsewhere(&s->seeded, &w->node.key, p->serial, s->now))
+    return 0;
+  if (s->src.fetching) {
+    cpc_cid cid;
+    if (cpc_cid_decode(w->node.key.bytes, w->node.key.len, &cid, NULL) != 0 ||
+        s->src.fetching(s->src.ud, &cid))
+      return 0;
+  }
+  return 1;
 }
 
 /* Add the hold of w (off the heap) to b: a HAVE for 1.2.0 peers not told

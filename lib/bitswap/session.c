@@ -14,6 +14,8 @@
  * want's place in the peer's max_inflight and lets the want move to
  * another peer that said HAVE and has room (cancelled at the first); with
  * none, it waits for the block, which such a server sends after a while.
+ * A peer that held a block back is asked for blocks only when no peer
+ * that never did has them and room: it is seeding, the others trade.
  * A HAVE after a DONT_HAVE is taken too: the peer got the block since.
  */
 #include <stdlib.h>
@@ -175,6 +177,7 @@ void cpc__session_presence(struct cpc__sw *sw, const struct cpc__cpeer *from,
     if (sw->block_peer == k && ps->st == CPC__PS_HAVE && !sw->held) {
       sw->held = 1;
       s->peers[k].inflight--;
+      s->peers[k].holds++;
     }
     ps->st = CPC__PS_HAVE;
   }
@@ -188,9 +191,17 @@ static void assign(struct cpc_bitswap_session *s, struct cpc__sw *sw,
   (void)cpc__set_interest(s, sw, k, CPC__WANT_BLOCK);
 }
 
-/* The session peer with room that said HAVE for sw and has the fewest
- * blocks in flight, other than `except`; -1 if none. *alive: some peer
- * may still give sw (said HAVE, or not answered yet). */
+/* 1 if session peer a is a better choice than b: one that never held a
+ * block back, then the fewest blocks in flight. */
+static int better(const struct cpc__spr *a, const struct cpc__spr *b) {
+  if ((a->holds == 0) != (b->holds == 0))
+    return a->holds == 0;
+  return a->inflight < b->inflight;
+}
+
+/* The best session peer (see better) with room that said HAVE for sw,
+ * other than `except`; -1 if none. *alive: some peer may still give sw
+ * (said HAVE, or not answered yet). */
 static int best_peer(const struct cpc_bitswap_session *s,
                      const struct cpc__sw *sw, int except, int *alive) {
   const cpc_bitswap_client *c = s->c;
@@ -206,7 +217,7 @@ static int best_peer(const struct cpc_bitswap_session *s,
       continue;
     *alive = 1;
     if (spr->inflight < c->cfg.max_inflight &&
-        (best < 0 || spr->inflight < s->peers[best].inflight))
+        (best < 0 || better(spr, &s->peers[best])))
       best = (int)k;
   }
   return best;

@@ -26,6 +26,9 @@ void cpc_exchange_config_default(cpc_exchange_config *c) {
   cpc_bitswap_server_config_default(&c->server);
   cpc_bitswap_client_config_default(&c->client);
   c->tick_ms = 100;
+  c->superseed = 1;
+  c->swarm_lookup_ms = 2000;
+  c->max_swarm_peers = 16;
 }
 
 /* ---- block source: the store ------------------------------------------ */
@@ -42,6 +45,15 @@ static int src_get(void *ud, const cpc_cid *cid, uint8_t **data, size_t *len) {
   if (!ex->bs)
     return CPC_ENOENT;
   return cpc_blockstore_get_alloc(ex->bs, cid, data, len);
+}
+
+/* Super-seeding holds no block of a fetch of ours: we are a fetcher. */
+static int src_fetching(void *ud, const cpc_cid *cid) {
+  cpc_exchange *ex = ud;
+  for (cpc_exchange_fetch *f = ex->fetches; f; f = f->next)
+    if (!f->finished && cpc__xfetch_wants(f, cid))
+      return 1;
+  return 0;
 }
 
 /* ---- peers ------------------------------------------------------------- */
@@ -173,6 +185,7 @@ static void deliver(cpc_exchange *ex, struct cpc__xpeer *p,
   if (rc == 0 && p->have_v)
     cpc_bitswap_server_set_version(ex->server, &p->id, p->v);
   cpc_bitswap_client_receive(ex->client, &p->id, m);
+  cpc__xswarm_wants(ex, p, m);
 }
 
 static void on_data(cpc_net_stream *s, const uint8_t *data, size_t len,
@@ -455,7 +468,10 @@ void cpc__xfetch_kick(cpc_exchange_fetch *f) {
 
 static void tick_cb(uv_timer_t *t) {
   cpc_exchange *ex = t->data;
-  cpc_bitswap_client_tick(ex->client, uv_now(ex->loop));
+  uint64_t now = uv_now(ex->loop);
+  cpc_bitswap_server_tick(ex->server, now);
+  cpc_bitswap_client_tick(ex->client, now);
+  cpc__xswarm_tick(ex, now);
 }
 
 /* ---- the service -------------------------------------------------------- */
@@ -463,7 +479,7 @@ static void tick_cb(uv_timer_t *t) {
 int cpc_exchange_new(uv_loop_t *loop, cpc_net *net, cpc_blockstore *bs,
                      const cpc_exchange_config *cfg, cpc_exchange **out) {
   cpc_exchange_config d;
-  cpc_bitswap_source src = {src_has, src_get, NULL};
+  cpc_bitswap_source src = {src_has, src_get, NULL, src_fetching};
   cpc_bitswap_client_callbacks ccb = {cpc__xfetch_on_block, cpc__xfetch_on_done,
                                       engine_on_ready};
   cpc_exchange *ex;
@@ -476,7 +492,7 @@ int cpc_exchange_new(uv_loop_t *loop, cpc_net *net, cpc_blockstore *bs,
     cpc_exchange_config_default(&d);
     cfg = &d;
   }
-  if (cfg->tick_ms == 0)
+  if (cfg->tick_ms == 0 || (cfg->superseed && cfg->swarm_lookup_ms == 0))
     return CPC_EINVAL;
   ex = calloc(1, sizeof *ex);
   if (!ex)
@@ -486,6 +502,7 @@ int cpc_exchange_new(uv_loop_t *loop, cpc_net *net, cpc_blockstore *bs,
   ex->cfg = *cfg;
   ex->cfg.server.on_ready = engine_on_ready;
   ex->cfg.server.ud = ex;
+  ex->cfg.server.superseed = cfg->superseed != 0;
   src.ud = ex;
   rc = cpc_bitswap_server_new(&ex->server, &ex->cfg.server, &src);
   if (rc == 0)
@@ -506,7 +523,8 @@ int cpc_exchange_new(uv_loop_t *loop, cpc_net *net, cpc_blockstore *bs,
   uv_idle_init(ex->loop, &ex->kick);
   ex->tick.data = ex->kick.data = ex;
   ex->handles_open = 2;
-  /* the engine's clock starts at 0: set it before any session starts */
+  /* the engines' clocks start at 0: set them before any session starts */
+  cpc_bitswap_server_tick(ex->server, uv_now(loop));
   cpc_bitswap_client_tick(ex->client, uv_now(loop));
   uv_timer_start(&ex->tick, tick_cb, ex->cfg.tick_ms, ex->cfg.tick_ms);
   uv_unref((uv_handle_t *)&ex->tick);
@@ -584,7 +602,13 @@ void cpc_exchange_conn_closed(cpc_exchange *ex, cpc_net_conn *conn) {
 
 void cpc_exchange_stats_get(const cpc_exchange *ex, cpc_exchange_stats *st) {
   cpc_bitswap_client_stats cs;
+  cpc_bitswap_server_stats ss;
   *st = ex->st;
+  if (ex->server) {
+    cpc_bitswap_server_stats_get(ex->server, &ss);
+    st->holds = ss.holds;
+    st->hold_released = ss.hold_released;
+  }
   if (ex->client) {
     cpc_bitswap_client_stats_get(ex->client, &cs);
     st->blocks_received = cs.blocks_received;

@@ -108,7 +108,14 @@ struct cpc_exchange_fetch {
   struct cpc__xwant *wants; /* sorted by key */
   size_t n_wants;
   struct cpc__xprov *provs;
-  size_t n_provs;
+  size_t n_provs, cap_provs;
+  size_t n_swarm;       /* providers taken in by swarming */
+  cpc_cid swarm_key;    /* the first CID given: names the swarm */
+  int swarm;            /* swarming on for this fetch */
+  int provided;         /* announced as a provider on the DHT */
+  int lookup_running;   /* a DHT provider lookup is running */
+  uint64_t lookup_id;
+  uint64_t next_lookup; /* loop time the next lookup may start */
   cpc_bitswap_session *sess;
   size_t received, from_store, timeouts_at_end;
   int started;  /* the kick has run its first step */
@@ -147,5 +154,30 @@ void cpc__xfetch_on_done(void *ud, cpc_bitswap_session *sess, void *sess_ud,
                          int rc);
 /* Drop f from ex without any callback (exchange closing). */
 void cpc__xfetch_abandon(cpc_exchange_fetch *f);
+/* 1 if cid is one of f's CIDs. */
+int cpc__xfetch_wants(cpc_exchange_fetch *f, const cpc_cid *cid);
+/* 1 if peer id is one of f's providers already. */
+int cpc__xfetch_has_provider(const cpc_exchange_fetch *f,
+                             const cpc_peer_id *id);
+/*
+ * Take a provider found by swarming into running fetch f: p (connected
+ * now), or id reached at addr (dialed). Errors: CPC_EEXIST (a provider
+ * already), CPC_ENOSPC (f took max_swarm_peers), CPC_ESTATE (f is not
+ * running), CPC_ENOMEM.
+ */
+int cpc__xfetch_add_peer(cpc_exchange_fetch *f, struct cpc__xpeer *p);
+int cpc__xfetch_add_addr(cpc_exchange_fetch *f, const cpc_peer_id *id,
+                         const cpc_multiaddr *addr);
+
+/* swarm.c: how fetchers of the same content find each other */
+/* peer p sent us m: a running fetch wanting one of m's CIDs takes p in. */
+void cpc__xswarm_wants(cpc_exchange *ex, struct cpc__xpeer *p,
+                       const cpc_bitswap_message *m);
+/* The exchange's clock: announcements and lookups of running fetches. */
+void cpc__xswarm_tick(cpc_exchange *ex, uint64_t now);
+/* f holds a block of its own: announce it (once) on the DHT. */
+void cpc__xswarm_have(cpc_exchange_fetch *f);
+/* f is over or going: stop its lookup. */
+void cpc__xswarm_stop(cpc_exchange_fetch *f);
 
 #endif /* CPC_EXCHANGE_INT_H */

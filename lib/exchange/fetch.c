@@ -1,7 +1,8 @@
 /*
  * fetch.c: cpc_exchange_fetch: dial the providers, run one Bitswap session
  * over those whose stream opens, store and hand out verified blocks, and
- * report once.
+ * report once. Providers found by swarming (swarm.c) join a running fetch
+ * the same way as the ones given.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,7 @@ static void finish(cpc_exchange_fetch *f, int rc) {
     return;
   f->finished = 1;
   f->rc = rc;
+  cpc__xswarm_stop(f);
   if (f->sess) {
     cpc_bitswap_session_stats st;
     cpc_bitswap_session_stats_get(f->sess, &st);
@@ -176,6 +178,26 @@ void cpc__xfetch_peer_state(cpc_exchange *ex, struct cpc__xpeer *p, int rc) {
   }
 }
 
+/* Dial provider i (DIALING, with an address). */
+static void prov_dial(cpc_exchange_fetch *f, size_t i) {
+  struct cpc__xprov *pv = &f->provs[i];
+  struct cpc__xfetch_dial *d = malloc(sizeof *d);
+  int rc;
+  if (!d) {
+    prov_fail(f, pv, CPC_ENOMEM);
+    return;
+  }
+  d->f = f;
+  d->prov = i;
+  pv->dial = d;
+  rc = cpc_net_dial(f->ex->net, &pv->addr, on_dialed, d);
+  if (rc != 0) {
+    free(d);
+    pv->dial = NULL;
+    prov_fail(f, pv, rc);
+  }
+}
+
 /* First step: blocks already stored, then the providers. */
 static void start(cpc_exchange_fetch *f) {
   cpc_exchange *ex = f->ex;
@@ -193,6 +215,8 @@ static void start(cpc_exchange_fetch *f) {
       f->cb.on_block(f->ud, &w->cid, data, len);
     free(data);
   }
+  if (f->from_store > 0)
+    cpc__xswarm_have(f);
   if (f->received == f->n_wants) {
     finish(f, 0);
     return;
@@ -216,20 +240,7 @@ static void start(cpc_exchange_fetch *f) {
   for (size_t i = 0; i < f->n_provs && !f->finished; i++) {
     struct cpc__xprov *pv = &f->provs[i];
     if (pv->state == CPC__XPROV_DIALING) {
-      struct cpc__xfetch_dial *d = malloc(sizeof *d);
-      if (!d) {
-        prov_fail(f, pv, CPC_ENOMEM);
-        continue;
-      }
-      d->f = f;
-      d->prov = i;
-      pv->dial = d;
-      rc = cpc_net_dial(ex->net, &pv->addr, on_dialed, d);
-      if (rc != 0) {
-        free(d);
-        pv->dial = NULL;
-        prov_fail(f, pv, rc);
-      }
+      prov_dial(f, i);
     } else {
       struct cpc__xpeer *p = cpc__xpeer_find(ex, &pv->id);
       if (!p || !p->conn)
@@ -278,6 +289,8 @@ void cpc__xfetch_on_block(void *ud, cpc_bitswap_session *sess, void *sess_ud,
   }
   w->delivered = 1;
   f->received++;
+  if (!f->provided)
+    cpc__xswarm_have(f);
   if (f->cb.on_block)
     f->cb.on_block(f->ud, cid, data, len);
 }
@@ -297,6 +310,7 @@ void cpc__xfetch_on_done(void *ud, cpc_bitswap_session *sess, void *sess_ud,
     rc = f->fail_rc;
   f->finished = 1;
   f->rc = rc;
+  cpc__xswarm_stop(f);
   cpc__xfetch_kick(f);
 }
 
@@ -324,7 +338,10 @@ int cpc_exchange_fetch_start(cpc_exchange *ex, const cpc_cid *cids, size_t n,
   f->ud = ud;
   f->wants = calloc(n, sizeof *f->wants);
   f->n_provs = n_addrs + n_peers;
-  f->provs = calloc(f->n_provs ? f->n_provs : 1, sizeof *f->provs);
+  f->cap_provs = f->n_provs ? f->n_provs : 1;
+  f->provs = calloc(f->cap_provs, sizeof *f->provs);
+  f->swarm = ex->cfg.superseed;
+  f->swarm_key = cids[0];
   if (!f->wants || !f->provs) {
     rc = CPC_ENOMEM;
     goto fail;
@@ -342,8 +359,13 @@ int cpc_exchange_fetch_start(cpc_exchange *ex, const cpc_cid *cids, size_t n,
       f->wants[k++] = f->wants[i];
   f->n_wants = k;
   for (size_t i = 0; i < n_addrs; i++) {
+    uint8_t idb[CPC_MULTIADDR_MAX_BYTES];
+    size_t idlen = 0;
     f->provs[i].addr = addrs[i];
     f->provs[i].state = CPC__XPROV_DIALING;
+    if (cpc_multiaddr_peer_id(&addrs[i], idb, sizeof idb, &idlen) == 0 &&
+        cpc_peer_id_from_bytes(idb, idlen, &f->provs[i].id) == 0)
+      f->provs[i].has_id = 1; /* known before the dial: swarming skips it */
   }
   for (size_t i = 0; i < n_peers; i++) {
     f->provs[n_addrs + i].id = peers[i];
@@ -369,6 +391,7 @@ void cpc_exchange_fetch_free(cpc_exchange_fetch *f) {
   if (!f)
     return;
   ex = f->ex;
+  cpc__xswarm_stop(f);
   if (f->sess)
     cpc_bitswap_session_free(f->sess);
   for (size_t i = 0; i < f->n_provs; i++)
@@ -396,6 +419,7 @@ void cpc_exchange_fetch_stats_get(const cpc_exchange_fetch *f,
   st->received = f->received;
   st->from_store = f->from_store;
   st->providers = f->n_provs;
+  st->swarm = f->n_swarm;
   for (size_t i = 0; i < f->n_provs; i++) {
     const struct cpc__xprov *pv = &f->provs[i];
     if (pv->state == CPC__XPROV_READY)
@@ -418,4 +442,64 @@ void cpc_exchange_fetch_stats_get(const cpc_exchange_fetch *f,
 int cpc_exchange_fetch_has(const cpc_exchange_fetch *f, const cpc_cid *cid) {
   struct cpc__xwant *w = want_find((cpc_exchange_fetch *)f, cid);
   return w && w->delivered;
+}
+
+int cpc__xfetch_wants(cpc_exchange_fetch *f, const cpc_cid *cid) {
+  return want_find(f, cid) != NULL;
+}
+
+int cpc__xfetch_has_provider(const cpc_exchange_fetch *f,
+                             const cpc_peer_id *id) {
+  for (size_t i = 0; i < f->n_provs; i++)
+    if (f->provs[i].has_id && cpc_peer_id_equal(&f->provs[i].id, id))
+      return 1;
+  return 0;
+}
+
+/* Room for one more provider, for swarming; its index in *i. */
+static int prov_append(cpc_exchange_fetch *f, const cpc_peer_id *id,
+                       size_t *i) {
+  if (!f->started || f->finished)
+    return CPC_ESTATE;
+  if (cpc__xfetch_has_provider(f, id))
+    return CPC_EEXIST;
+  if (f->n_swarm >= f->ex->cfg.max_swarm_peers)
+    return CPC_ENOSPC;
+  if (f->n_provs == f->cap_provs) {
+    size_t nc = 2 * f->cap_provs;
+    struct cpc__xprov *np = realloc(f->provs, nc * sizeof *np);
+    if (!np)
+      return CPC_ENOMEM;
+    f->provs = np;
+    f->cap_provs = nc;
+  }
+  *i = f->n_provs++;
+  memset(&f->provs[*i], 0, sizeof f->provs[*i]);
+  f->provs[*i].id = *id;
+  f->provs[*i].has_id = 1;
+  f->n_swarm++;
+  f->ex->st.swarm_peers++;
+  return 0;
+}
+
+int cpc__xfetch_add_peer(cpc_exchange_fetch *f, struct cpc__xpeer *p) {
+  size_t i;
+  int rc = prov_append(f, &p->id, &i);
+  if (rc != 0)
+    return rc;
+  f->provs[i].state = CPC__XPROV_OPENING;
+  prov_connected(f, &f->provs[i], p);
+  return 0;
+}
+
+int cpc__xfetch_add_addr(cpc_exchange_fetch *f, const cpc_peer_id *id,
+                         const cpc_multiaddr *addr) {
+  size_t i;
+  int rc = prov_append(f, id, &i);
+  if (rc != 0)
+    return rc;
+  f->provs[i].addr = *addr;
+  f->provs[i].state = CPC__XPROV_DIALING;
+  prov_dial(f, i);
+  return 0;
 }

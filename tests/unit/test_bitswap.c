@@ -808,7 +808,7 @@ static void count_ready(void *ud, const cpc_peer_id *peer) {
 
 static cpc_bitswap_server *new_server(struct mstore *ms,
                                       cpc_bitswap_server_config *cfg) {
-  cpc_bitswap_source src = {ms_has, ms_get, ms};
+  cpc_bitswap_source src = {ms_has, ms_get, ms, NULL};
   cpc_bitswap_server *srv = NULL;
   assert_int_equal(cpc_bitswap_server_new(&srv, cfg, &src), 0);
   return srv;

@@ -1,8 +1,10 @@
 /*
  * test_exchange.c: the Bitswap service (cpc/exchange.h) between C hosts on
  * one uv loop over loopback: a 50-block fetch, DONT_HAVE, a provider that
- * leaves mid-fetch, a forged block from a hand-written Bitswap peer, and an
- * oversized message.
+ * leaves mid-fetch, a forged block from a hand-written Bitswap peer, an
+ * oversized message, and super-seeding: a seeder and four fetchers that
+ * find each other on the DHT, and a fetcher alone with a seeder that
+ * holds blocks for a peer that is not fetching any more.
  */
 #define _XOPEN_SOURCE 700
 #include <ftw.h>
@@ -19,6 +21,7 @@
 #include <sodium.h>
 #include <uv.h>
 
+#include "cpc/dht.h"
 #include "cpc/error.h"
 #include "cpc/exchange.h"
 #include "cpc/varint.h"
@@ -72,9 +75,11 @@ static void short_timeouts(cpc_exchange_config *cfg) {
   cfg->tick_ms = 20;
 }
 
-/* A listening node; with_exchange 0: a bare host (tests add raw handlers). */
-static void node_start(struct node *n, int with_exchange,
-                       const cpc_exchange_config *cfg) {
+/* A listening node; with_exchange 0: a bare host (tests add raw handlers);
+ * dht: run the DHT (server mode), joining through boot (may be NULL). */
+static void node_start_dht(struct node *n, int with_exchange,
+                           const cpc_exchange_config *cfg, int dht,
+                           const cpc_multiaddr *boot) {
   cpc_net_builder *b;
   cpc_multiaddr ma;
   const char *listen = "/ip4/127.0.0.1/tcp/0";
@@ -83,6 +88,10 @@ static void node_start(struct node *n, int with_exchange,
   assert_int_equal(cpc_net_builder_with_tcp(b), 0);
   assert_int_equal(cpc_multiaddr_parse(&ma, listen, strlen(listen)), 0);
   assert_int_equal(cpc_net_builder_listen(b, &ma), 0);
+  if (dht)
+    assert_int_equal(cpc_net_builder_with_kademlia(b, CPC_NET_KAD_SERVER,
+                                                   boot, boot ? 1 : 0),
+                     0);
   cpc_net_builder_events(b, &events, n);
   assert_int_equal(cpc_net_builder_build(b, &n->net), 0);
   cpc_net_builder_free(b);
@@ -93,6 +102,11 @@ static void node_start(struct node *n, int with_exchange,
   assert_int_equal(cpc_blockstore_open(n->dir, CPC_BLOCKSTORE_NOSYNC, &n->bs),
                    0);
   assert_int_equal(cpc_exchange_new(&loop, n->net, n->bs, cfg, &n->ex), 0);
+}
+
+static void node_start(struct node *n, int with_exchange,
+                       const cpc_exchange_config *cfg) {
+  node_start_dht(n, with_exchange, cfg, 0, NULL);
 }
 
 static int rm_one(const char *path, const struct stat *st, int flag,
@@ -629,6 +643,218 @@ static void test_oversized(void **state) {
   node_stop(&sender);
 }
 
+/* --- super-seeding ----------------------------------------------------------
+ */
+
+static void joined_cb(cpc_dht *d, int rc, void *ud) {
+  (void)d;
+  (void)rc;
+  (*(int *)ud)++;
+}
+
+/* Every block of cids in n's store, with the bytes of data. */
+static void check_store(struct node *n, const cpc_cid *cids, uint8_t **data,
+                        size_t count, size_t size) {
+  uint8_t *buf = malloc(size);
+  assert_non_null(buf);
+  for (size_t i = 0; i < count; i++) {
+    size_t len = 0;
+    assert_int_equal(cpc_blockstore_get(n->bs, &cids[i], buf, size, &len), 0);
+    assert_int_equal(len, size);
+    assert_memory_equal(buf, data[i], size);
+  }
+  free(buf);
+}
+
+/*
+ * One seeder and NF fetchers of one content, all on the DHT; every
+ * fetcher is given the seeder only. superseed on: they find each other
+ * (DHT providers of the first CID, and the wants they send each other)
+ * and the seeder's egress stays well under NF times the content; off:
+ * plain Bitswap, every fetcher takes everything from the seeder. Returns
+ * the seeder's Bitswap egress.
+ */
+static uint64_t swarm_fetch(int superseed, const cpc_cid *cids, uint8_t **data,
+                            size_t count, size_t size) {
+  enum { NF = 4 };
+  struct node seed, fx[NF];
+  cpc_exchange_config cfg;
+  cpc_exchange_fetch *f[NF];
+  struct got g[NF];
+  cpc_multiaddr ma;
+  cpc_exchange_stats st;
+  int joined = 0;
+  uint64_t egress;
+  cpc_exchange_config_default(&cfg);
+  cfg.superseed = superseed;
+  cfg.swarm_lookup_ms = 300;
+  cfg.tick_ms = 20;
+  cfg.server.seed_hold_ms = 2000;
+  node_start_dht(&seed, 1, &cfg, 1, NULL);
+  for (size_t i = 0; i < count; i++)
+    assert_int_equal(cpc_blockstore_put(seed.bs, &cids[i], data[i], size), 0);
+  ma = node_addr(&seed);
+  for (int k = 0; k < NF; k++) {
+    node_start_dht(&fx[k], 1, &cfg, 1, &ma);
+    assert_int_equal(
+        cpc_dht_on_joined(cpc_net_dht(fx[k].net), joined_cb, &joined), 0);
+  }
+  {
+    uint64_t end = uv_now(&loop) + 10000;
+    while (joined < NF && uv_now(&loop) < end)
+      uv_run(&loop, UV_RUN_ONCE);
+    assert_int_equal(joined, NF);
+  }
+  for (int k = 0; k < NF; k++) {
+    memset(&g[k], 0, sizeof g[k]);
+    g[k].cids = cids;
+    g[k].data = data;
+    g[k].n = count;
+    g[k].size = size;
+    assert_int_equal(cpc_exchange_fetch_start(fx[k].ex, cids, count, &ma, 1,
+                                              NULL, 0, &got_cb, &g[k], &f[k]),
+                     0);
+  }
+  {
+    uint64_t end = uv_now(&loop) + 60000;
+    int done = 0;
+    while (done < NF && uv_now(&loop) < end) {
+      uv_run(&loop, UV_RUN_ONCE);
+      done = 0;
+      for (int k = 0; k < NF; k++)
+        done += g[k].done;
+    }
+  }
+  for (int k = 0; k < NF; k++) {
+    cpc_exchange_fetch_stats fs;
+    assert_true(g[k].done);
+    assert_int_equal(g[k].rc, 0);
+    assert_int_equal(g[k].blocks, count);
+    assert_int_equal(g[k].bad, 0);
+    cpc_exchange_fetch_stats_get(f[k], &fs);
+    if (getenv("CPC_TEST_VERBOSE")) {
+      cpc_exchange_stats_get(fx[k].ex, &st);
+      print_message("fetcher %d: swarm %zu out %llu holds %llu\n", k,
+                    fs.swarm, (unsigned long long)st.bytes_out,
+                    (unsigned long long)st.holds);
+    }
+    if (superseed)
+      assert_true(fs.swarm > 0); /* it found other fetchers */
+    else
+      assert_int_equal(fs.swarm, 0);
+    cpc_exchange_fetch_free(f[k]);
+    check_store(&fx[k], cids, data, count, size);
+  }
+  cpc_exchange_stats_get(seed.ex, &st);
+  egress = st.bytes_out;
+  if (getenv("CPC_TEST_VERBOSE"))
+    print_message("seeder: holds %llu released %llu out %llu\n",
+                  (unsigned long long)st.holds,
+                  (unsigned long long)st.hold_released,
+                  (unsigned long long)st.bytes_out);
+  if (superseed)
+    assert_true(st.holds > 0);
+  else
+    assert_int_equal(st.holds, 0);
+  for (int k = 0; k < NF; k++)
+    node_stop(&fx[k]);
+  node_stop(&seed);
+  return egress;
+}
+
+static void test_superseed_swarm(void **state) {
+  enum { N = 64, SIZE = 64 * 1024 };
+  cpc_cid cids[N];
+  uint8_t *data[N];
+  uint64_t on, off;
+  (void)state;
+  for (size_t i = 0; i < N; i++) {
+    data[i] = malloc(SIZE);
+    assert_non_null(data[i]);
+    randombytes_buf(data[i], SIZE);
+    assert_int_equal(cpc_cid_compute(CPC_CODEC_RAW, CPC_MH_BLAKE3, data[i],
+                                     SIZE, &cids[i]),
+                     0);
+  }
+  on = swarm_fetch(1, cids, data, N, SIZE);
+  off = swarm_fetch(0, cids, data, N, SIZE);
+  print_message("superseed: seeder egress %.2f x the content (plain %.2f)\n",
+                (double)on / (N * SIZE), (double)off / (N * SIZE));
+  assert_true(off >= 4ull * N * SIZE);  /* plain: each fetcher, everything */
+  assert_true(on < 2ull * N * SIZE);    /* well under 4 x */
+  for (size_t i = 0; i < N; i++)
+    free(data[i]);
+}
+
+/* A fetcher alone with a seeder that sent every block to another peer,
+ * which stays connected but is not fetching: the holds run out and the
+ * fetch completes. */
+static void test_superseed_alone(void **state) {
+  struct node seed, a, b;
+  struct node *ps = &seed;
+  enum { N = 40, SIZE = 50000 };
+  cpc_cid cids[N];
+  uint8_t *data[N];
+  cpc_exchange_config cfg;
+  cpc_exchange_fetch *f;
+  cpc_multiaddr ma;
+  cpc_exchange_stats st;
+  struct got g = {0};
+  uint64_t t0;
+  (void)state;
+  cpc_exchange_config_default(&cfg);
+  cfg.tick_ms = 20;
+  cfg.server.seed_hold_ms = 300;
+  node_start(&seed, 1, &cfg);
+  node_start(&a, 1, &cfg);
+  node_start(&b, 1, &cfg);
+  put_blocks(&ps, 1, N, SIZE, cids, data);
+  ma = node_addr(&seed);
+  g.cids = cids;
+  g.data = data;
+  g.n = N;
+  g.size = SIZE;
+  assert_int_equal(
+      cpc_exchange_fetch_start(a.ex, cids, N, &ma, 1, NULL, 0, &got_cb, &g, &f),
+      0);
+  assert_true(run_until(&g.done, 10000));
+  assert_int_equal(g.rc, 0);
+  cpc_exchange_fetch_free(f);
+  cpc_exchange_stats_get(seed.ex, &st);
+  assert_int_equal(st.holds, 0); /* one fetcher: nothing held */
+  memset(&g, 0, sizeof g);
+  g.cids = cids;
+  g.data = data;
+  g.n = N;
+  g.size = SIZE;
+  t0 = uv_now(&loop);
+  assert_int_equal(
+      cpc_exchange_fetch_start(b.ex, cids, N, &ma, 1, NULL, 0, &got_cb, &g, &f),
+      0);
+  assert_true(run_until(&g.done, 10000));
+  assert_int_equal(g.rc, 0);
+  assert_int_equal(g.blocks, N);
+  assert_int_equal(g.bad, 0);
+  cpc_exchange_stats_get(seed.ex, &st);
+  if (getenv("CPC_TEST_VERBOSE"))
+    print_message("alone: %llu ms, holds %llu released %llu\n",
+                  (unsigned long long)(uv_now(&loop) - t0),
+                  (unsigned long long)st.holds,
+                  (unsigned long long)st.hold_released);
+  /* held (300 ms, on a clock of 20 ms ticks), then sent */
+  assert_true(uv_now(&loop) - t0 >= 250);
+  cpc_exchange_fetch_free(f);
+  check_store(&b, cids, data, N, SIZE);
+  cpc_exchange_stats_get(seed.ex, &st);
+  assert_int_equal(st.holds, N); /* every block went to a before */
+  assert_int_equal(st.hold_released, st.holds);
+  node_stop(&b);
+  node_stop(&a);
+  node_stop(&seed);
+  for (size_t i = 0; i < N; i++)
+    free(data[i]);
+}
+
 static int setup(void **state) {
   (void)state;
   assert_true(sodium_init() >= 0);
@@ -668,6 +894,8 @@ int main(void) {
       cmocka_unit_test(test_forged_block),
       cmocka_unit_test(test_oversized),
       cmocka_unit_test(test_silent_peer_times_out),
+      cmocka_unit_test(test_superseed_swarm),
+      cmocka_unit_test(test_superseed_alone),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
