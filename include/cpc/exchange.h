@@ -46,7 +46,8 @@
  *     swarm_lookup_ms while it runs, dialing up to max_swarm_peers of
  *     them into the fetch. Fetched blocks stay served after the fetch
  *     ends, as long as they are in the store.
- * With superseed 0 the exchange is plain Bitswap: every want is answered
+ * A fetch of a single CID does not swarm. With superseed 0 the exchange
+ * is plain Bitswap: every want is answered
  * at once and a fetch asks only the providers it was given.
  *
  * Host events: the host has one set of event callbacks, owned by the

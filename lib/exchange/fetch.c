@@ -340,7 +340,7 @@ int cpc_exchange_fetch_start(cpc_exchange *ex, const cpc_cid *cids, size_t n,
   f->n_provs = n_addrs + n_peers;
   f->cap_provs = f->n_provs ? f->n_provs : 1;
   f->provs = calloc(f->cap_provs, sizeof *f->provs);
-  f->swarm = ex->cfg.superseed;
+  f->swarm = ex->cfg.superseed && n > 1; /* one block: nothing to trade */
   f->swarm_key = cids[0];
   if (!f->wants || !f->provs) {
     rc = CPC_ENOMEM;
