@@ -10,6 +10,7 @@
 #     other) and the seeder holds blocks it sent to one fetcher lately;
 #   plain (--plain: superseed 0): plain Bitswap, every fetcher takes every
 #     block from the seeder.
+# BENCH_STAGGER_MS (default 0) starts the fetchers that far apart.
 # Prints the seeder's Bitswap egress / content size for both (target
 # <= 2.0 with super-seeding; plain serving is BENCH_FETCHERS) and the time
 # until the last fetcher was done.
@@ -19,6 +20,7 @@ cd "$(dirname "$0")/.."
 build=${1:-build}
 [[ -f $build/libcpc.a ]] || { echo "build first: make build" >&2; exit 1; }
 nf=${BENCH_FETCHERS:-10}
+stagger=${BENCH_STAGGER_MS:-0}
 mib=${BENCH_MIB:-64}
 kib=256
 size=$((kib * 1024))
@@ -28,7 +30,7 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  rm -rf "$tmp"
+  [[ -n ${BENCH_KEEP:-} ]] && echo "kept $tmp" >&2 || rm -rf "$tmp"
 }
 trap cleanup EXIT
 
@@ -67,6 +69,7 @@ run() {
     "$tmp/peer" fetch "$tmp/f$i" "$addr" "$tmp/cids" $flag >"$tmp/f$i.out" 2>"$tmp/f$i.err" &
     fpids+=($!)
     pids+=($!)
+    ((stagger > 0)) && sleep "$(awk -v m="$stagger" 'BEGIN {print m / 1000}')"
   done
   for i in $(seq 1 "$nf"); do
     wait_lines "$tmp/f$i.out" 1 300
@@ -74,6 +77,7 @@ run() {
     # "done": every block arrived, verified by its hash, and is in the store
     [[ $r == done* ]] || { echo "fetcher $i: $r $(cat "$tmp/f$i.err")" >&2; exit 1; }
     t=$(awk '{print $2}' <<<"$r")
+    t=$((t + (i - 1) * stagger)) # from the first fetcher's start
     ((t > t_last)) && t_last=$t
   done
   kill -TERM "$seed_pid"

@@ -260,9 +260,6 @@ typedef struct cpc_bitswap_source {
    * engine does not re-hash what the source returns. */
   int (*get)(void *ud, const cpc_cid *cid, uint8_t **data, size_t *len);
   void *ud;
-  /* May be NULL (never). 1 if we are fetching cid ourselves: super-seeding
-   * then never holds it back (we are one of the fetchers, not a seed). */
-  int (*fetching)(void *ud, const cpc_cid *cid);
 } cpc_bitswap_source;
 
 /* ---- server ------------------------------------------------------------- */
@@ -288,7 +285,9 @@ typedef struct cpc_bitswap_server_config {
    * with a HAVE presence (1.2.0 peers; the block follows later) so the
    * peer's client may take it from a peer that has it and cancel it here;
    * it is sent anyway once held seed_hold_ms (a peer alone with us never
-   * stalls). Want-haves are answered as always. At most max_seeded blocks
+   * stalls). Blocks we fetched ourselves lately are never held
+   * (cpc_bitswap_server_block_fetched). Want-haves are answered as
+   * always. At most max_seeded blocks
    * are remembered (the oldest are forgotten first). The clock is
    * cpc_bitswap_server_tick's.
    */
@@ -382,6 +381,15 @@ int cpc_bitswap_server_next_ready(cpc_bitswap_server *s, cpc_peer_id *peer);
  * next pull. Errors: CPC_EINVAL, CPC_ENOMEM.
  */
 int cpc_bitswap_server_block_added(cpc_bitswap_server *s, const cpc_cid *cid);
+
+/*
+ * We fetched cid ourselves just now (super-seeding): for seed_window_ms it
+ * is never held back, since we are one of its fetchers, not its seed (a
+ * fetcher that holds blocks only slows the trading down). No-op with
+ * super-seeding off. Errors: CPC_EINVAL, CPC_ENOMEM.
+ */
+int cpc_bitswap_server_block_fetched(cpc_bitswap_server *s,
+                                     const cpc_cid *cid);
 
 /* The peer disconnected: forget its ledger. Unknown peers are ignored. */
 void cpc_bitswap_server_peer_gone(cpc_bitswap_server *s,

@@ -32,8 +32,9 @@
  *   - serving: a want-block for a block we sent to another connected peer
  *     less than server.seed_window_ms ago is held (the peer is told HAVE)
  *     while blocks nobody has yet are served, and sent anyway after
- *     server.seed_hold_ms, so a fetcher alone with us never stalls
- *     (cpc/bitswap.h, cpc_bitswap_server_config.superseed);
+ *     server.seed_hold_ms, so a fetcher alone with us never stalls; a
+ *     block we fetched ourselves lately is never held: we are one of its
+ *     fetchers (cpc/bitswap.h, cpc_bitswap_server_config.superseed);
  *   - fetching: the session moves a held want to another peer that said
  *     HAVE. Fetchers of the same content find each other two ways: a peer
  *     that asks us for a block of a running fetch of ours joins that

@@ -87,12 +87,16 @@ int cpc__peer_eq(const cpc_peer_id *a, const cpc_peer_id *b);
 
 /* ---- super-seeding: blocks sent recently (seeded.c) --------------------- */
 
-/* One block sent lately: when, and to which ledger (its serial; 0: the
- * ledger is gone). Kept oldest first. */
+/* One block sent lately: when, and to which ledger (its serial; 0: none,
+ * or the ledger is gone); or fetched by us lately. Kept oldest (last
+ * touched) first. */
 struct cpc__seeded_entry {
   cpc__cid_node node; /* first */
   uint64_t sent_at;
   uint64_t to;
+  uint64_t fetched_at; /* if fetched */
+  int fetched;
+  uint64_t touched; /* the later of the two */
   struct cpc__seeded_entry *prev, *next;
 };
 
@@ -112,7 +116,10 @@ void cpc__seeded_fini(cpc__seeded *t);
  * table drops its oldest entry first. CPC_ENOMEM (nothing recorded). */
 int cpc__seeded_note(cpc__seeded *t, const cpc__cid_key *k, uint64_t to,
                      uint64_t now);
-/* 1 if k went to a live ledger other than `to` less than window_ms ago. */
+/* We fetched k at now. CPC_ENOMEM (nothing recorded). */
+int cpc__seeded_fetched(cpc__seeded *t, const cpc__cid_key *k, uint64_t now);
+/* 1 if k went to a live ledger other than `to` less than window_ms ago,
+ * and we did not fetch it ourselves less than window_ms ago. */
 int cpc__seeded_elsewhere(const cpc__seeded *t, const cpc__cid_key *k,
                           uint64_t to, uint64_t now);
 /* Drop entries older than window_ms. */

@@ -1,6 +1,6 @@
 /*
  * seeded.c: the super-seeding memory of the server engine: which blocks
- * went to which peer lately. A CID map plus a list in sending order, so
+ * went to which peer lately, and which we fetched ourselves lately. A CID map plus a list in sending order, so
  * the oldest entry is dropped first when the table is full and expiry
  * stops at the first entry still inside the window.
  */
@@ -55,12 +55,11 @@ void cpc__seeded_fini(cpc__seeded *t) {
   cpc__cid_map_fini(&t->map);
 }
 
-int cpc__seeded_note(cpc__seeded *t, const cpc__cid_key *k, uint64_t to,
-                     uint64_t now) {
+/* The entry of k, made the newest (created if need be), or NULL. */
+static struct cpc__seeded_entry *touch(cpc__seeded *t, const cpc__cid_key *k,
+                                       uint64_t now) {
   struct cpc__seeded_entry *e =
       (struct cpc__seeded_entry *)cpc__cid_map_find(&t->map, k);
-  if (t->cap == 0)
-    return 0;
   if (e) {
     list_remove(t, e);
   } else {
@@ -68,17 +67,38 @@ int cpc__seeded_note(cpc__seeded *t, const cpc__cid_key *k, uint64_t to,
       drop(t, t->head);
     e = calloc(1, sizeof *e);
     if (!e)
-      return CPC_ENOMEM;
+      return NULL;
     e->node.key = *k;
-    int rc = cpc__cid_map_insert(&t->map, &e->node);
-    if (rc != 0) {
+    if (cpc__cid_map_insert(&t->map, &e->node) != 0) {
       free(e);
-      return rc;
+      return NULL;
     }
   }
+  e->touched = now;
+  list_append(t, e);
+  return e;
+}
+
+int cpc__seeded_note(cpc__seeded *t, const cpc__cid_key *k, uint64_t to,
+                     uint64_t now) {
+  struct cpc__seeded_entry *e;
+  if (t->cap == 0)
+    return 0;
+  if (!(e = touch(t, k, now)))
+    return CPC_ENOMEM;
   e->sent_at = now;
   e->to = to;
-  list_append(t, e);
+  return 0;
+}
+
+int cpc__seeded_fetched(cpc__seeded *t, const cpc__cid_key *k, uint64_t now) {
+  struct cpc__seeded_entry *e;
+  if (t->cap == 0)
+    return 0;
+  if (!(e = touch(t, k, now)))
+    return CPC_ENOMEM;
+  e->fetched_at = now;
+  e->fetched = 1;
   return 0;
 }
 
@@ -86,11 +106,13 @@ int cpc__seeded_elsewhere(const cpc__seeded *t, const cpc__cid_key *k,
                           uint64_t to, uint64_t now) {
   const struct cpc__seeded_entry *e =
       (const struct cpc__seeded_entry *)cpc__cid_map_find(&t->map, k);
-  return e && e->to != 0 && e->to != to && now < e->sent_at + t->window_ms;
+  if (!e || (e->fetched && now < e->fetched_at + t->window_ms))
+    return 0;
+  return e->to != 0 && e->to != to && now < e->sent_at + t->window_ms;
 }
 
 void cpc__seeded_expire(cpc__seeded *t, uint64_t now) {
-  while (t->head && now >= t->head->sent_at + t->window_ms)
+  while (t->head && now >= t->head->touched + t->window_ms)
     drop(t, t->head);
 }
 

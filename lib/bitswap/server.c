@@ -11,6 +11,7 @@
  * entries, so blocks nobody has yet go first. cpc_bitswap_server_tick
  * puts a want back in the heap once it has been held seed_hold_ms; it is
  * then never held again. A cancel drops a held want like any other.
+ * Blocks we fetched ourselves lately are never held.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -611,15 +612,7 @@ static int hold_due(const cpc_bitswap_server *s, const struct speer *p,
     return 0;
   if (w->was_held && s->now >= w->held_at + s->cfg.seed_hold_ms)
     return 0;
-  if (!cpc__seeded_elsewhere(&s->seeded, &w->node.key, p->serial, s->now))
-    return 0;
-  if (s->src.fetching) {
-    cpc_cid cid;
-    if (cpc_cid_decode(w->node.key.bytes, w->node.key.len, &cid, NULL) != 0 ||
-        s->src.fetching(s->src.ud, &cid))
-      return 0;
-  }
-  return 1;
+  return cpc__seeded_elsewhere(&s->seeded, &w->node.key, p->serial, s->now);
 }
 
 /* Add the hold of w (off the heap) to b: a HAVE for 1.2.0 peers not told
@@ -743,6 +736,16 @@ int cpc_bitswap_server_pull(cpc_bitswap_server *s, const cpc_peer_id *peer,
   build_free(&b);
   note_ready(s, p);
   return rc;
+}
+
+int cpc_bitswap_server_block_fetched(cpc_bitswap_server *s,
+                                     const cpc_cid *cid) {
+  cpc__cid_key key;
+  if (!s || !cid || cpc__cid_key_of(cid, &key) != 0)
+    return CPC_EINVAL;
+  if (!s->cfg.superseed)
+    return 0;
+  return cpc__seeded_fetched(&s->seeded, &key, s->now);
 }
 
 /* ---- clock -------------------------------------------------------------- */

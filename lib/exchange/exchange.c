@@ -47,15 +47,6 @@ static int src_get(void *ud, const cpc_cid *cid, uint8_t **data, size_t *len) {
   return cpc_blockstore_get_alloc(ex->bs, cid, data, len);
 }
 
-/* Super-seeding holds no block of a fetch of ours: we are a fetcher. */
-static int src_fetching(void *ud, const cpc_cid *cid) {
-  cpc_exchange *ex = ud;
-  for (cpc_exchange_fetch *f = ex->fetches; f; f = f->next)
-    if (!f->finished && cpc__xfetch_wants(f, cid))
-      return 1;
-  return 0;
-}
-
 /* ---- peers ------------------------------------------------------------- */
 
 struct cpc__xpeer *cpc__xpeer_find(cpc_exchange *ex, const cpc_peer_id *id) {
@@ -479,7 +470,7 @@ static void tick_cb(uv_timer_t *t) {
 int cpc_exchange_new(uv_loop_t *loop, cpc_net *net, cpc_blockstore *bs,
                      const cpc_exchange_config *cfg, cpc_exchange **out) {
   cpc_exchange_config d;
-  cpc_bitswap_source src = {src_has, src_get, NULL, src_fetching};
+  cpc_bitswap_source src = {src_has, src_get, NULL};
   cpc_bitswap_client_callbacks ccb = {cpc__xfetch_on_block, cpc__xfetch_on_done,
                                       engine_on_ready};
   cpc_exchange *ex;

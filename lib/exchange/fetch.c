@@ -286,6 +286,7 @@ void cpc__xfetch_on_block(void *ud, cpc_bitswap_session *sess, void *sess_ud,
       return;
     }
     (void)cpc_bitswap_server_block_added(ex->server, cid);
+    (void)cpc_bitswap_server_block_fetched(ex->server, cid);
   }
   w->delivered = 1;
   f->received++;

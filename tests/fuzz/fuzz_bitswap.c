@@ -117,7 +117,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   data++;
   size--;
 
-  cpc_bitswap_source src = {src_has, src_get, NULL, NULL};
+  cpc_bitswap_source src = {src_has, src_get, NULL};
   cpc_bitswap_server *srv = NULL;
   cpc_bitswap_client *cl = NULL;
   cpc_bitswap_session *sess = NULL;

@@ -808,7 +808,7 @@ static void count_ready(void *ud, const cpc_peer_id *peer) {
 
 static cpc_bitswap_server *new_server(struct mstore *ms,
                                       cpc_bitswap_server_config *cfg) {
-  cpc_bitswap_source src = {ms_has, ms_get, ms, NULL};
+  cpc_bitswap_source src = {ms_has, ms_get, ms};
   cpc_bitswap_server *srv = NULL;
   assert_int_equal(cpc_bitswap_server_new(&srv, cfg, &src), 0);
   return srv;
@@ -1022,6 +1022,14 @@ static void test_server_superseed(void **state) {
   cpc_bitswap_entry e4 = want(&ms.cids[b], CPC_BITSWAP_WANT_BLOCK, 1, 1);
   assert_int_equal(srv_send(srv, &p4, CPC_BITSWAP_1_2_0, &e4, 1, 0), 0);
   assert_int_equal(srv_pull(srv, &p4, &m, NULL), 0);
+  assert_int_equal(find_block(&m, &ms.cids[b]), 0);
+  cpc_bitswap_message_free(&m);
+  /* a block we fetched ourselves lately is never held: we are not its
+   * seed (b went to p4 just now) */
+  assert_int_equal(cpc_bitswap_server_block_fetched(srv, &ms.cids[b]), 0);
+  cpc_bitswap_entry e4b = want(&ms.cids[b], CPC_BITSWAP_WANT_BLOCK, 1, 1);
+  assert_int_equal(srv_send(srv, &p2, CPC_BITSWAP_1_2_0, &e4b, 1, 0), 0);
+  assert_int_equal(srv_pull(srv, &p2, &m, NULL), 0);
   assert_int_equal(find_block(&m, &ms.cids[b]), 0);
   cpc_bitswap_message_free(&m);
   /* past the window (c went to p2 at 10000): c is not held for p4 */
