@@ -16,6 +16,7 @@ int cpc_cmd_decrypt(int argc, char **argv); /* cmd_crypt.c */
 int cpc_cmd_block(int argc, char **argv);   /* cmd_block.c */
 int cpc_cmd_net(int argc, char **argv);     /* cmd_net.c */
 int cpc_cmd_dht(int argc, char **argv);     /* cmd_dht.c */
+int cpc_cmd_devnet(int argc, char **argv);  /* cmd_devnet.c */
 
 /* Print "cpc <cmd>: <message>" to stderr; returns 1 for `return cpc_fail(...)`. */
 int cpc_fail(const char *cmd, const char *fmt, ...)

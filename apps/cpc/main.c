@@ -21,6 +21,7 @@ static const struct command commands[] = {
     {"block", cpc_cmd_block, "local block store: put, get, ls, rm, stat, scrub"},
     {"net", cpc_cmd_net, "libp2p peer: listen, ping, identify, echo"},
     {"dht", cpc_cmd_dht, "Kademlia DHT: provide, find-providers, find-peer"},
+    {"devnet", cpc_cmd_devnet, "a whole cooperative cloud on this machine"},
 };
 
 static void usage(FILE *out) {
