@@ -283,6 +283,8 @@ int cpc_orchestrator_rest_start(cpc_orchestrator *o, const char *listen,
   if (rc == 0)
     rc = cpc__rest_content_routes(s->router, &s->ctx);
   if (rc == 0)
+    rc = cpc__rest_content_owner_routes(s->router, &s->ctx);
+  if (rc == 0)
     rc = cpc__rest_nodes_routes(s->router, &s->ctx);
   if (rc == 0)
     rc = cpc__rest_system_routes(s->router, &s->ctx);
