@@ -239,6 +239,17 @@ int cpc__orch_node_heartbeat(cpc__orch_core *core, const char *peer_id,
 int cpc__orch_node_retire_txn(cpc__orch_core *core, const char *peer_id,
                               int state, const char *reason, int64_t now);
 
+/*
+ * A node that was offline is back (heartbeat or registration; in the
+ * caller's transaction): the copies it had stored when it went silent
+ * count again (stored), and their blocks enter the repair queue so the
+ * scheduler trims any copy made meanwhile that is now one too many.
+ * Copies lost for other reasons (failed audit, corruption, given-up
+ * work) stay lost.
+ */
+int cpc__orch_node_return_txn(cpc__orch_core *core, const char *peer_id,
+                              int64_t now);
+
 /* ---- store_replicas.c ------------------------------------------------------ */
 
 /* Mark the replica (cid, node) lost and queue cid for repair (in the
@@ -360,7 +371,8 @@ void cpc__orch_place(const cpc__place_node *cands, size_t n,
 /* Counts of what one tick did (tests and logs). */
 typedef struct cpc__tick_report {
   size_t went_offline, work_retried, work_failed, audits_expired,
-      audits_issued, replicas_placed, vetting_placed, deletes_queued;
+      audits_issued, replicas_placed, vetting_placed, deletes_queued,
+      replicas_trimmed;
 } cpc__tick_report;
 
 /*
@@ -380,7 +392,8 @@ int cpc__orch_sched_liveness(cpc__orch_core *core, int64_t now, size_t *n);
 int cpc__orch_sched_work_deadlines(cpc__orch_core *core, int64_t now,
                                    size_t *retried, size_t *failed);
 int cpc__orch_sched_replicate(cpc__orch_core *core, int64_t now,
-                              size_t *placed, size_t *vetting_placed);
+                              size_t *placed, size_t *vetting_placed,
+                              size_t *trimmed);
 int cpc__orch_sched_deletions(cpc__orch_core *core, int64_t now, size_t *n);
 /* Refresh the gauges from the database (no-op without metrics). */
 int cpc__orch_sched_gauges(cpc__orch_core *core, int64_t now);
