@@ -21,6 +21,7 @@
 #ifndef CPC_ORCHESTRATOR_INT_H
 #define CPC_ORCHESTRATOR_INT_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -92,8 +93,13 @@ typedef struct cpc__orch_metrics {
   cpc_metrics_series *audits_passed, *audits_failed, *bandwidth_orch;
   cpc_metrics_series *node_sent, *node_received;
   _Atomic uint64_t bytes; /* moved since start */
+  /* The database gauges and the bandwidth rate are refreshed by the
+   * scheduler tick and by /metrics scrapes (any thread); refresh_lock
+   * guards the three fields below. */
+  pthread_mutex_t refresh_lock;
   uint64_t bytes_at_last_tick;
-  int64_t last_tick_ms;
+  int64_t last_tick_ms;    /* last refresh (the caller's clock) */
+  int64_t refresh_cost_ms; /* wall time the last refresh took */
 } cpc__orch_metrics;
 
 /* Create the registry and every family. Returns 0 or an error. */
@@ -397,6 +403,20 @@ int cpc__orch_sched_replicate(cpc__orch_core *core, int64_t now,
 int cpc__orch_sched_deletions(cpc__orch_core *core, int64_t now, size_t *n);
 /* Refresh the gauges from the database (no-op without metrics). */
 int cpc__orch_sched_gauges(cpc__orch_core *core, int64_t now);
+
+/*
+ * Refresh m's database gauges and bandwidth rate through db (a connection
+ * the calling thread owns) unless the last refresh is younger than
+ * min_age_ms, or than 50 times what the last refresh took (so counting
+ * a large replica table never takes more than ~2% of a core). Any thread.
+ * Returns 0 or an SQL error.
+ */
+int cpc__orch_refresh_gauges(cpc__orch_metrics *m, cpc_sql *db, int64_t now,
+                             int64_t min_age_ms);
+
+/* /metrics: refresh o's gauges through db (the REST thread's connection)
+ * when they are older than a second (see cpc__orch_refresh_gauges). */
+int cpc__orchestrator_refresh_metrics(cpc_orchestrator *o, cpc_sql *db);
 
 /* ---- node_service.c ------------------------------------------------------------ */
 

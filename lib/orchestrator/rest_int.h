@@ -27,6 +27,7 @@ typedef struct cpc__rest {
   pthread_mutex_t lock; /* guards idle[] */
   cpc_sql *idle[CPC__REST_POOL_MAX];
   size_t n_idle;
+  cpc_orchestrator *orch; /* borrowed */
   cpc_metrics *metrics; /* borrowed: the orchestrator's registry */
   cpc_metrics_family *requests, *latency;
 } cpc__rest;

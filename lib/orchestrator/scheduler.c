@@ -788,8 +788,8 @@ static int gauge_by_state(cpc_sql *db, cpc_metrics_family *f, const char *sql,
   return rc < 0 ? rc : 0;
 }
 
-int cpc__orch_sched_gauges(cpc__orch_core *core, int64_t now) {
-  cpc__orch_metrics *m = core->metrics;
+/* The refresh itself; the caller holds m->refresh_lock. */
+static int gauges_locked(cpc__orch_metrics *m, cpc_sql *db, int64_t now) {
   double work[3][2] = {{0}};
   cpc_sql_stmt *q = NULL;
   cpc_metrics_series *s;
@@ -797,8 +797,6 @@ int cpc__orch_sched_gauges(cpc__orch_core *core, int64_t now) {
   int rc;
   uint64_t bytes;
 
-  if (!m)
-    return 0;
   bytes = atomic_load(&m->bytes);
   if (m->last_tick_ms > 0 && now > m->last_tick_ms)
     cpc_metrics_gauge_set(m->bandwidth_orch,
@@ -807,20 +805,20 @@ int cpc__orch_sched_gauges(cpc__orch_core *core, int64_t now) {
   m->bytes_at_last_tick = bytes;
   m->last_tick_ms = now;
 
-  rc = gauge_by_state(core->db, m->nodes,
+  rc = gauge_by_state(db, m->nodes,
                       "SELECT state, count(*) FROM nodes GROUP BY state",
                       NODE_STATES, 5);
   if (rc == 0)
-    rc = gauge_by_state(core->db, m->replicas,
+    rc = gauge_by_state(db, m->replicas,
                         "SELECT state, count(*) FROM replicas GROUP BY state",
                         REPLICA_STATES, 4);
   if (rc == 0)
-    rc = gauge_by_state(core->db, m->content,
+    rc = gauge_by_state(db, m->content,
                         "SELECT state, count(*) FROM content GROUP BY state",
                         CONTENT_STATES, 3);
   if (rc != 0)
     return rc;
-  rc = cpc__q_prepare(core->db, &q,
+  rc = cpc__q_prepare(db, &q,
                       "SELECT kind, state, count(*) FROM work "
                       "WHERE state IN (0, 1) GROUP BY kind, state",
                       "");
@@ -839,6 +837,40 @@ int cpc__orch_sched_gauges(cpc__orch_core *core, int64_t now) {
         cpc_metrics_gauge_set(s, work[k][st]);
     }
   return rc < 0 ? rc : 0;
+}
+
+static int64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int cpc__orch_refresh_gauges(cpc__orch_metrics *m, cpc_sql *db, int64_t now,
+                             int64_t min_age_ms) {
+  int64_t t0;
+  int rc = 0;
+  if (!m || !m->reg || !db)
+    return 0;
+  pthread_mutex_lock(&m->refresh_lock);
+  if (min_age_ms < 50 * m->refresh_cost_ms)
+    min_age_ms = 50 * m->refresh_cost_ms;
+  if (m->last_tick_ms == 0 || now - m->last_tick_ms >= min_age_ms) {
+    t0 = mono_ms();
+    rc = gauges_locked(m, db, now);
+    m->refresh_cost_ms = mono_ms() - t0;
+  }
+  pthread_mutex_unlock(&m->refresh_lock);
+  return rc;
+}
+
+int cpc__orch_sched_gauges(cpc__orch_core *core, int64_t now) {
+  int rc;
+  if (!core->metrics || !core->metrics->reg)
+    return 0;
+  pthread_mutex_lock(&core->metrics->refresh_lock);
+  rc = gauges_locked(core->metrics, core->db, now);
+  pthread_mutex_unlock(&core->metrics->refresh_lock);
+  return rc;
 }
 
 /* ---- the tick --------------------------------------------------------------------- */
@@ -868,11 +900,9 @@ int cpc__orch_tick(cpc__orch_core *core, int64_t now, cpc__tick_report *report) 
     STEP(cpc__orch_sched_deletions(core, now, &r.deletes_queued));
   }
 #undef STEP
-  if (core->metrics && now - core->metrics->last_tick_ms >= GAUGE_PERIOD_MS) {
-    rc = cpc__orch_sched_gauges(core, now);
-    if (rc != 0 && first == 0)
-      first = rc;
-  }
+  rc = cpc__orch_refresh_gauges(core->metrics, core->db, now, GAUGE_PERIOD_MS);
+  if (rc != 0 && first == 0)
+    first = rc;
   if (report)
     *report = r;
   return first;

@@ -449,6 +449,17 @@ test('nodes, healthz, metrics, openapi', async () => {
       assert.equal(code, 0, err)
     }
   }
+  // The database gauges are refreshed by the scrape (at most once a second),
+  // not only by the scheduler's tick (every 5 s).
+  const activeContent = async () => {
+    const text = await (await fetch(base + '/metrics')).text()
+    return Number(/^cpc_orchestrator_content\{state="active"\} (\d+)/m.exec(text)[1])
+  }
+  await new Promise((resolve) => setTimeout(resolve, 1100))
+  const before = await activeContent()
+  assert.equal((await call(A, 'POST', '/v1/content', reg(A, 'public', 'counted', []))).status, 201)
+  await new Promise((resolve) => setTimeout(resolve, 1100))
+  assert.equal(await activeContent(), before + 1)
   const o = await call(null, 'GET', '/v1/openapi.json')
   assert.equal(o.status, 200)
   assert.equal(o.body.openapi, '3.1.0')
