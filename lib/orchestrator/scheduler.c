@@ -155,8 +155,10 @@ static int load_nodes(cpc__orch_core *core, node_table *t) {
       "n.free_bytes, "
       "COALESCE((SELECT sum(r.size) FROM replicas r WHERE r.node = n.peer_id "
       "AND r.state = 0), 0), "
-      "(SELECT count(*) FROM replicas r2 WHERE r2.node = n.peer_id "
-      "AND r2.state IN (0, 1)) "
+      /* held only matters for vetting nodes (their extra copies); counting
+       * an active node's millions of rows every tick would not do */
+      "CASE WHEN n.state = 0 THEN (SELECT count(*) FROM replicas r2 "
+      "WHERE r2.node = n.peer_id AND r2.state IN (0, 1)) ELSE 0 END "
       "FROM nodes n WHERE n.state IN (0, 1) ORDER BY n.peer_id LIMIT $1",
       "i", (int64_t)MAX_NODES);
   if (rc != 0)
