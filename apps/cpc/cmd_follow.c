@@ -32,7 +32,7 @@ static int run(int argc, char **argv, const char *cmd) {
   cpc_pds_client c = {.cmd = cmd};
   const char *peer = NULL;
   int needs_peer = strcmp(cmd, "follow") == 0 || strcmp(cmd, "unfollow") == 0;
-  char path[512];
+  char path[1024];
   json_t *ans = NULL, *it;
   size_t i;
   int r;

@@ -47,7 +47,7 @@ static int ensure_user(cpc_pds *p, char *err, size_t cap) {
   json_decref(body);
   if (rc == 0 && (status == 201 || status == 409)) {
     atomic_store(&p->user_registered, 1);
-    cpc__pds_cat_setting_set(p->cat, "user_registered", "1");
+    cpc__pds_cat_setting_set(p->cat, "registered_with", p->cfg.orchestrator);
   } else if (rc == 0) {
     snprintf(err, cap, "the orchestrator refused to register the user (%ld): %s",
              status, cpc__pds_orch_message(ans));
@@ -407,6 +407,21 @@ static void sync_replication(cpc_pds *p) {
   free(items);
 }
 
+/* Gauges that mirror the catalogue. */
+static void sync_gauges(cpc_pds *p) {
+  cpc__pds_item *items = NULL;
+  size_t n = 0, i, queued = 0, live = 0;
+  if (cpc__pds_cat_list(p->cat, 0, &items, &n) != 0)
+    return;
+  for (i = 0; i < n; i++) {
+    live += items[i].state != CPC__PDS_DELETING;
+    queued += items[i].state == CPC__PDS_QUEUED;
+  }
+  free(items);
+  cpc_metrics_gauge_set(p->m_content, (double)live);
+  cpc_metrics_gauge_set(p->m_queued, (double)queued);
+}
+
 static void *sync_main(void *arg) {
   cpc_pds *p = arg;
   char err[CPC__PDS_ERR];
@@ -422,6 +437,7 @@ static void *sync_main(void *arg) {
       sync_followers(p);
       sync_replication(p);
     }
+    sync_gauges(p);
     pthread_mutex_lock(&p->sync_mu);
     if (p->sync_stop || p->sync_kick)
       continue;
@@ -441,12 +457,14 @@ static void *sync_main(void *arg) {
 }
 
 int cpc__pds_sync_start(cpc_pds *p) {
-  char v[8];
+  char v[CPC_PDS_MAX_URL];
   pthread_mutex_init(&p->sync_mu, NULL);
   pthread_cond_init(&p->sync_cv, NULL);
   pthread_mutex_init(&p->register_mu, NULL);
-  if (cpc__pds_cat_setting_get(p->cat, "user_registered", v, sizeof v) == 0 &&
-      strcmp(v, "1") == 0)
+  /* registered with this orchestrator before (a fresh orchestrator
+   * database is noticed when it refuses content: see cpc__pds_register) */
+  if (cpc__pds_cat_setting_get(p->cat, "registered_with", v, sizeof v) == 0 &&
+      strcmp(v, p->cfg.orchestrator) == 0)
     atomic_store(&p->user_registered, 1);
   if (pthread_create(&p->sync_thread, NULL, sync_main, p) != 0)
     return CPC_EAGAIN;
