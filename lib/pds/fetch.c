@@ -9,6 +9,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <sodium.h>
+
 #include "cpc/dht.h"
 #include "cpc/error.h"
 #include "pds/pds_int.h"
@@ -415,4 +417,175 @@ void cpc__pds_dht_provide(cpc_pds *p, const cpc_cid *cid) {
   *c = *cid;
   if (cpc__pds_loop_post(p, provide_job, c) != 0)
     free(c);
+}
+
+/* ---- public content keys as signed DHT records ------------------------- */
+
+/* "/cpc/<owner>/<content id>" into out. */
+static int key_record_name(const cpc_peer_id *owner, const cpc_cid *cid,
+                           uint8_t *out, size_t cap, size_t *len) {
+  char name[CPC__PDS_CID_TEXT];
+  int rc = cpc_cid_format(cid, CPC_MB_BASE32, name, sizeof name);
+  return rc != 0 ? rc : cpc_kad_cpc_key(owner, name, out, cap, len);
+}
+
+typedef struct key_pub {
+  cpc_cid cid;
+  uint8_t key[CPC_AEAD_KEY_LEN];
+} key_pub;
+
+static void publish_job(cpc_pds *p, void *arg, int closing) {
+  key_pub *k = arg;
+  cpc_dht *d = (!closing && p->net) ? cpc_net_dht(p->net) : NULL;
+  uint8_t name[CPC_KAD_MAX_KEY], *value = NULL;
+  size_t nl, vl;
+  if (d && key_record_name(&p->id.peer_id, &k->cid, name, sizeof name, &nl) ==
+               0 &&
+      cpc_kad_cpc_value_sign(&p->id.signing_key, name, nl, k->key,
+                             sizeof k->key, 1, &value, &vl) == 0)
+    cpc_kad_put_value(cpc_dht_kad(d), name, nl, value, vl, cpc_dht_now_ms(),
+                      NULL, NULL, NULL);
+  free(value);
+  sodium_memzero(k->key, sizeof k->key);
+  free(k);
+}
+
+void cpc__pds_dht_publish_key(cpc_pds *p, const cpc_cid *cid,
+                              const uint8_t key[CPC_AEAD_KEY_LEN]) {
+  key_pub *k = malloc(sizeof *k);
+  if (!k)
+    return;
+  k->cid = *cid;
+  memcpy(k->key, key, sizeof k->key);
+  if (cpc__pds_loop_post(p, publish_job, k) != 0) {
+    sodium_memzero(k->key, sizeof k->key);
+    free(k);
+  }
+}
+
+typedef struct key_get {
+  cpc__pds_op op;
+  cpc_pds *p;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int refs, done, found;
+  cpc_peer_id owner;
+  cpc_cid cid;
+  uint8_t name[CPC_KAD_MAX_KEY];
+  size_t name_len;
+  uint8_t key[CPC_AEAD_KEY_LEN];
+  uint64_t id;
+} key_get;
+
+static void key_get_unref(key_get *g) {
+  int last;
+  pthread_mutex_lock(&g->mu);
+  last = --g->refs == 0;
+  pthread_mutex_unlock(&g->mu);
+  if (!last)
+    return;
+  pthread_mutex_destroy(&g->mu);
+  pthread_cond_destroy(&g->cv);
+  sodium_memzero(g->key, sizeof g->key);
+  free(g);
+}
+
+static void key_get_finish(key_get *g) {
+  pthread_mutex_lock(&g->mu);
+  g->done = 1;
+  pthread_cond_broadcast(&g->cv);
+  pthread_mutex_unlock(&g->mu);
+}
+
+static void key_get_op_shutdown(cpc__pds_op *op) {
+  key_get *g = (key_get *)op;
+  cpc_dht *d = g->p->net ? cpc_net_dht(g->p->net) : NULL;
+  if (d)
+    cpc_kad_cancel_lookup(cpc_dht_kad(d), g->id);
+  key_get_finish(g);
+  key_get_unref(g);
+}
+
+static void on_value(void *arg, const cpc_kad_result *res) {
+  key_get *g = arg;
+  uint8_t *payload = NULL;
+  size_t pl = 0;
+  if (res->value &&
+      cpc_kad_cpc_value_open(g->name, g->name_len, res->value, res->value_len,
+                             &payload, &pl, NULL) == 0 &&
+      pl == CPC_AEAD_KEY_LEN) {
+    pthread_mutex_lock(&g->mu);
+    memcpy(g->key, payload, pl);
+    g->found = 1;
+    pthread_mutex_unlock(&g->mu);
+  }
+  if (payload) {
+    sodium_memzero(payload, pl);
+    free(payload);
+  }
+  op_unlink(g->p, &g->op);
+  key_get_finish(g);
+  key_get_unref(g);
+}
+
+static void key_get_job(cpc_pds *p, void *arg, int closing) {
+  key_get *g = arg;
+  cpc_dht *d = (!closing && p->net) ? cpc_net_dht(p->net) : NULL;
+  int rc, ran;
+  if (!d) {
+    key_get_finish(g);
+    key_get_unref(g);
+    return;
+  }
+  g->refs++;
+  rc = cpc_kad_get_value(cpc_dht_kad(d), g->name, g->name_len, 1,
+                         cpc_dht_now_ms(), on_value, g, &g->id);
+  pthread_mutex_lock(&g->mu);
+  if (rc != 0)
+    g->refs--;
+  ran = g->done;
+  pthread_mutex_unlock(&g->mu);
+  if (rc != 0)
+    key_get_finish(g);
+  else if (!ran)
+    op_link(p, &g->op);
+  key_get_unref(g);
+}
+
+int cpc__pds_dht_get_key(cpc_pds *p, const cpc_peer_id *owner,
+                         const cpc_cid *cid, uint8_t key[CPC_AEAD_KEY_LEN],
+                         uint32_t timeout_ms) {
+  key_get *g = calloc(1, sizeof *g);
+  struct timespec ts;
+  int64_t end;
+  int rc;
+  if (!g)
+    return CPC_ENOMEM;
+  g->p = p;
+  g->op.shutdown = key_get_op_shutdown;
+  pthread_mutex_init(&g->mu, NULL);
+  pthread_cond_init(&g->cv, NULL);
+  g->refs = 2;
+  g->owner = *owner;
+  g->cid = *cid;
+  rc = key_record_name(owner, cid, g->name, sizeof g->name, &g->name_len);
+  if (rc == 0)
+    rc = cpc__pds_loop_post(p, key_get_job, g);
+  if (rc != 0) {
+    g->refs = 1;
+    key_get_unref(g);
+    return rc;
+  }
+  end = cpc__pds_now_ms() + timeout_ms;
+  pthread_mutex_lock(&g->mu);
+  while (!g->done && !atomic_load(&p->closing) && cpc__pds_now_ms() < end) {
+    deadline_in(&ts, 100);
+    pthread_cond_timedwait(&g->cv, &g->mu, &ts);
+  }
+  rc = g->found ? 0 : CPC_ENOENT;
+  if (g->found)
+    memcpy(key, g->key, CPC_AEAD_KEY_LEN);
+  pthread_mutex_unlock(&g->mu);
+  key_get_unref(g);
+  return rc;
 }

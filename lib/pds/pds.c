@@ -192,17 +192,26 @@ static void on_tick(uv_timer_t *t) {
   cpc__pds_metrics_tick(p, 1.0);
 }
 
-/* Announce every own content on the DHT (the owner's PDS is a provider). */
+/* Announce every own content on the DHT (the owner's PDS is a provider),
+ * and the keys of public content. */
 static void provide_all(cpc_pds *p) {
   cpc__pds_item *items = NULL;
   size_t n = 0, i;
   cpc_cid cid;
+  uint8_t key[CPC_AEAD_KEY_LEN];
   if (cpc__pds_cat_list(p->cat, 0, &items, &n) != 0)
     return;
-  for (i = 0; i < n; i++)
-    if (items[i].state != CPC__PDS_DELETING &&
-        cpc_cid_parse(items[i].content_id, &cid) == 0)
-      cpc__pds_dht_provide(p, &cid);
+  for (i = 0; i < n; i++) {
+    if (items[i].state == CPC__PDS_DELETING ||
+        cpc_cid_parse(items[i].content_id, &cid) != 0)
+      continue;
+    cpc__pds_dht_provide(p, &cid);
+    if (items[i].access == CPC_ACCESS_PUBLIC &&
+        cpc_key_unseal(p->id.encryption_key.secret, items[i].sealed,
+                       sizeof items[i].sealed, key) == 0)
+      cpc__pds_dht_publish_key(p, &cid, key);
+  }
+  sodium_memzero(key, sizeof key);
   free(items);
 }
 

@@ -161,6 +161,16 @@ int cpc__pds_dht_providers(cpc_pds *p, const cpc_cid *cid,
                            uint32_t timeout_ms);
 /* Announce cid on the DHT (fire and forget). */
 void cpc__pds_dht_provide(cpc_pds *p, const cpc_cid *cid);
+/* Publish the clear key of own public content as a signed DHT record
+ * "/cpc/<owner>/<content id>" (fire and forget), so readers find it when
+ * the orchestrator is unreachable. */
+void cpc__pds_dht_publish_key(cpc_pds *p, const cpc_cid *cid,
+                              const uint8_t key[CPC_AEAD_KEY_LEN]);
+/* The key owner published for cid, checked against owner's signature.
+ * 0, CPC_ENOENT (none found in timeout_ms), CPC_ENOMEM. */
+int cpc__pds_dht_get_key(cpc_pds *p, const cpc_peer_id *owner,
+                         const cpc_cid *cid, uint8_t key[CPC_AEAD_KEY_LEN],
+                         uint32_t timeout_ms);
 /* Loop thread: forget fetches and lookups at shutdown. */
 void cpc__pds_fetch_shutdown(cpc_pds *p);
 /* Loop thread: a connection closed. */

@@ -148,6 +148,8 @@ int cpc__pds_upload_end(cpc__pds_upload *u, json_t **answer,
   u->n = 0; /* the blocks belong to the catalogue now */
   cpc_metrics_counter_inc(p->m_puts);
   cpc__pds_dht_provide(p, &content_id);
+  if (it.access == CPC_ACCESS_PUBLIC)
+    cpc__pds_dht_publish_key(p, &content_id, u->key);
   rc = cpc__pds_register(p, it.content_id, rerr, sizeof rerr);
   cpc__pds_cat_get(p->cat, it.content_id, &it);
   if (rc != 0)

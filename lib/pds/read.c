@@ -224,6 +224,41 @@ static int locate(cpc__pds_read *r, const char *cid_text, cpc_cid **cids,
   return 0;
 }
 
+/*
+ * The orchestrator is unreachable: public content can still be read if its
+ * owner's PDS (a provider of the content id on the DHT, whose PeerId is the
+ * owner's) published the key as a signed record. Fetches the root manifest.
+ */
+static int dht_fallback(cpc__pds_read *r) {
+  size_t i, tried = 0;
+  cpc__pds_fetch *f = NULL;
+  int rc = CPC_ENOENT;
+
+  add_dht_providers(r);
+  for (i = 0; i < r->n_addrs && tried < 4 && rc != 0; i++) {
+    uint8_t pid[CPC_MULTIADDR_MAX_BYTES];
+    size_t pl;
+    cpc_peer_id owner;
+    cpc_pubkey pk;
+    if (cpc_multiaddr_peer_id(&r->addrs[i], pid, sizeof pid, &pl) != 0 ||
+        cpc_peer_id_from_bytes(pid, pl, &owner) != 0 ||
+        cpc_peer_id_pubkey(&owner, &pk) != 0 || pk.type != CPC_KEY_SECP256K1)
+      continue;
+    tried++;
+    rc = cpc__pds_dht_get_key(r->p, &owner, &r->content_id, r->key,
+                              DHT_TIMEOUT_MS);
+  }
+  if (rc != 0)
+    return rc;
+  rc = cpc__pds_fetch_start(r->p, &r->content_id, 1, r->addrs, r->n_addrs,
+                            &f);
+  if (rc != 0)
+    return rc;
+  rc = cpc__pds_fetch_wait(f, &r->content_id, r->timeout_ms);
+  cpc__pds_fetch_release(f);
+  return rc;
+}
+
 int cpc__pds_read_open(cpc_pds *p, const cpc_cid *content_id,
                        cpc__pds_read **out, uint64_t *size, unsigned *status,
                        const char **code, char *err, size_t cap) {
@@ -288,11 +323,21 @@ int cpc__pds_read_open(cpc_pds *p, const cpc_cid *content_id,
     }
   } else {
     rc = locate(r, cid_text, &cids, &sizes, &n, size, status, code, err, cap);
+    if (rc == CPC_EIO && dht_fallback(r) == 0) {
+      /* public content found on the DHT: the blocks come one by one as
+       * the manifest names them (source()) */
+      free(cids);
+      cids = NULL;
+      n = 0;
+      rc = 0;
+      goto stream;
+    }
     if (rc == CPC_EIO) {
       rc = refuse(status, code, err, cap, 503, "orchestrator_unreachable",
-                  "the orchestrator %s cannot be reached and %s is not "
-                  "this user's content, so its key is unknown here: try "
-                  "again when the orchestrator is back",
+                  "the orchestrator %s cannot be reached and %s is neither "
+                  "this user's content nor public content whose owner's key "
+                  "record is on the DHT: try again when the orchestrator is "
+                  "back",
                   p->cfg.orchestrator, cid_text);
       goto fail;
     }
@@ -335,6 +380,7 @@ int cpc__pds_read_open(cpc_pds *p, const cpc_cid *content_id,
       goto fail;
     }
   }
+stream:
   free(blocks);
   free(cids);
   free(sizes);

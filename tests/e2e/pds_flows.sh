@@ -152,18 +152,29 @@ out=$(awk '/^cpc_pds_traffic_bytes_total\{direction="out"\}/ {print $2}' "$T/met
 ok "metrics (A sent $out bytes over Bitswap), token required"
 
 # --- orchestrator down: local-first ------------------------------------------
+head -c 900000 /dev/urandom >"$T/pub2.bin"
+PUB2=$(c a put "$T/pub2.bin" --access public) || fail "put pub2"
+sleep 0.5
 kill -TERM $ORCH_PID; wait $ORCH_PID 2>/dev/null
+c c get "$PUB2" -o "$T/c_pub2dht.bin" 2>"$T/err.txt" || fail "C cannot find public content through the DHT: $(cat "$T/err.txt")"
+cmp -s "$T/pub2.bin" "$T/c_pub2dht.bin" || fail "C's DHT download differs"
+if c c get "$FOL" -o /dev/null 2>/dev/null; then fail "C got followers-only content through the DHT"; fi
+ok "orchestrator down: public content found through the DHT (owner's signed key record) and fetched"
 head -c 400000 /dev/urandom >"$T/off.bin"
 OFF=$(c a put "$T/off.bin" --access public 2>"$T/err.txt") || fail "put while the orchestrator is down"
 grep -q queued "$T/err.txt" || fail "no 'queued' note: $(cat "$T/err.txt")"
 c a ls | grep "${OFF}" | grep -q queued || fail "ls does not show the upload queued"
 c a get "$OFF" -o "$T/a_off.bin" || fail "A cannot read its own content offline"
 cmp -s "$T/off.bin" "$T/a_off.bin" || fail "offline read differs"
-if c b get "$OFF" -o /dev/null 2>"$T/err.txt"; then fail "B read unregistered content"; fi
+c b get "$OFF" -o "$T/b_off_dht.bin" || fail "B cannot read A's queued public upload through the DHT"
+cmp -s "$T/off.bin" "$T/b_off_dht.bin" || fail "B's DHT download of the queued upload differs"
+OFFP=$(c a put "$T/priv.bin" --access private --name offline-private 2>/dev/null) || fail "private put while the orchestrator is down"
+if c b get "$OFFP" -o /dev/null 2>"$T/err.txt"; then fail "B read private content while the orchestrator is down"; fi
 grep -q "orchestrator" "$T/err.txt" || fail "unclear error while the orchestrator is down: $(cat "$T/err.txt")"
-ok "orchestrator down: upload stored and queued, readable by its owner"
+ok "orchestrator down: uploads stored and queued, readable by their owner (public ones by anyone, through the DHT)"
 start_orch
-for i in $(seq 1 50); do c a ls | grep "${OFF}" | grep -q registered && break; sleep 0.2; done
+for i in $(seq 1 50); do [ "$(c a ls | grep -c queued)" = 0 ] && break; sleep 0.2; done
+c a ls | grep "${OFFP}" | grep -q registered || fail "queued private upload not registered"
 c a ls | grep "${OFF}" | grep -q registered || fail "queued upload not registered after the orchestrator came back"
 c b get "$OFF" -o "$T/b_off.bin" || fail "B get the formerly queued content"
 cmp -s "$T/off.bin" "$T/b_off.bin" || fail "B's download of the formerly queued content differs"
@@ -182,7 +193,7 @@ wait $PUT_PID 2>/dev/null && fail "the interrupted put reported success"
 start_pds a "$T/pds.json"
 grep -q "removed .* blocks" "$T/a.log" || fail "restart did not clean the partial upload's blocks"
 items=$(c a ls --json | python3 -c 'import json,sys;print(len(json.load(sys.stdin)["items"]))')
-[ "$items" = 5 ] || fail "after kill -9 mid-upload A has $items items, expected 5"
+[ "$items" = 7 ] || fail "after kill -9 mid-upload A has $items items, expected 7"
 blocks_after=$(c a status --json | python3 -c 'import json,sys;print(json.load(sys.stdin)["storage"]["blocks"])')
 [ "$blocks_after" = "$blocks_before" ] || fail "block count $blocks_before before, $blocks_after after the interrupted upload"
 c b get "$PUB" -o "$T/b_pub3.bin" && cmp -s "$T/pub.bin" "$T/b_pub3.bin" || fail "A's content not served after restart"
