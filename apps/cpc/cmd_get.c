@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "commands.h"
@@ -75,8 +76,13 @@ int cpc_cmd_get(int argc, char **argv) {
   if (cpc_pds_client_ready(&c) != 0)
     return 1;
   snprintf(path, sizeof path, "/v1/content/%s", cid_text);
+  /* A regular file is written beside it and renamed over it once whole;
+   * anything else that exists (/dev/null, a FIFO, a terminal) is written
+   * as it is, never replaced. */
+  struct stat st;
+  int direct = outp && stat(outp, &st) == 0 && !S_ISREG(st.st_mode);
   if (outp && strcmp(outp, "-") != 0) {
-    snprintf(tmp, sizeof tmp, "%s.part", outp);
+    snprintf(tmp, sizeof tmp, "%s%s", outp, direct ? "" : ".part");
     out = fopen(tmp, "wb");
     if (!out)
       return cpc_fail(CMD, "cannot write %s: %s", tmp, strerror(errno));
@@ -85,10 +91,10 @@ int cpc_cmd_get(int argc, char **argv) {
   if (out != stdout) {
     if (fclose(out) != 0 && rc == 0)
       rc = cpc_fail(CMD, "cannot write %s: %s", tmp, strerror(errno));
-    if (rc == 0 && rename(tmp, outp) != 0)
+    if (!direct && rc == 0 && rename(tmp, outp) != 0)
       rc = cpc_fail(CMD, "cannot rename %s to %s: %s", tmp, outp,
                     strerror(errno));
-    if (rc != 0)
+    if (!direct && rc != 0)
       unlink(tmp);
   } else if (fflush(stdout) != 0 && rc == 0) {
     rc = cpc_fail(CMD, "cannot write standard output: %s", strerror(errno));

@@ -98,6 +98,14 @@ ok "A put public, followers-only and private content: $PUB"
 # --- consumption ------------------------------------------------------------
 c b get "$PUB" -o "$T/b_pub.bin" || fail "B get public"
 cmp -s "$T/pub.bin" "$T/b_pub.bin" || fail "B's public download differs"
+# -o onto something that is not a regular file writes through it, never
+# replaces it (a FIFO here, read back whole).
+mkfifo "$T/fifo"
+cat "$T/fifo" > "$T/b_pub_fifo.bin" &
+c b get "$PUB" -o "$T/fifo" || fail "B get public into a FIFO"
+wait $!
+[ -p "$T/fifo" ] || fail "get -o replaced the FIFO"
+cmp -s "$T/pub.bin" "$T/b_pub_fifo.bin" || fail "the FIFO got other bytes"
 if c b get "$FOL" -o "$T/b_fol.bin" 2>"$T/err.txt"; then fail "B (not following) got followers-only content"; fi
 grep -q "refused" "$T/err.txt" || fail "no clear refusal: $(cat "$T/err.txt")"
 [ ! -e "$T/b_fol.bin" ] || fail "a refused get left an output file"
