@@ -16,6 +16,19 @@ int cpc_cmd_decrypt(int argc, char **argv); /* cmd_crypt.c */
 int cpc_cmd_block(int argc, char **argv);   /* cmd_block.c */
 int cpc_cmd_net(int argc, char **argv);     /* cmd_net.c */
 int cpc_cmd_dht(int argc, char **argv);     /* cmd_dht.c */
+/* Commands that drive the user's PDS through its local API. */
+int cpc_cmd_put(int argc, char **argv);       /* cmd_put.c */
+int cpc_cmd_get(int argc, char **argv);       /* cmd_get.c */
+int cpc_cmd_ls(int argc, char **argv);        /* cmd_ls.c */
+int cpc_cmd_rm(int argc, char **argv);        /* cmd_rm.c */
+int cpc_cmd_status(int argc, char **argv);    /* cmd_status.c */
+int cpc_cmd_follow(int argc, char **argv);    /* cmd_follow.c */
+int cpc_cmd_unfollow(int argc, char **argv);  /* cmd_follow.c */
+int cpc_cmd_followers(int argc, char **argv); /* cmd_follow.c */
+int cpc_cmd_following(int argc, char **argv); /* cmd_follow.c */
+int cpc_cmd_profile(int argc, char **argv);   /* cmd_profile.c */
+int cpc_cmd_search(int argc, char **argv);    /* cmd_search.c */
+int cpc_cmd_devnet(int argc, char **argv);  /* cmd_devnet.c */
 
 /* Print "cpc <cmd>: <message>" to stderr; returns 1 for `return cpc_fail(...)`. */
 int cpc_fail(const char *cmd, const char *fmt, ...)

@@ -21,6 +21,18 @@ static const struct command commands[] = {
     {"block", cpc_cmd_block, "local block store: put, get, ls, rm, stat, scrub"},
     {"net", cpc_cmd_net, "libp2p peer: listen, ping, identify, echo"},
     {"dht", cpc_cmd_dht, "Kademlia DHT: provide, find-providers, find-peer"},
+    {"put", cpc_cmd_put, "upload a file to your PDS; prints its cpc:// URI"},
+    {"get", cpc_cmd_get, "download content by URI through your PDS"},
+    {"ls", cpc_cmd_ls, "list your content"},
+    {"rm", cpc_cmd_rm, "remove your content"},
+    {"status", cpc_cmd_status, "your PDS: replication, peers, limits"},
+    {"follow", cpc_cmd_follow, "follow a user"},
+    {"unfollow", cpc_cmd_unfollow, "stop following a user"},
+    {"followers", cpc_cmd_followers, "users following you"},
+    {"following", cpc_cmd_following, "users you follow"},
+    {"profile", cpc_cmd_profile, "show or set a profile (get, set)"},
+    {"search", cpc_cmd_search, "find content you may read"},
+    {"devnet", cpc_cmd_devnet, "a whole cooperative cloud on this machine"},
 };
 
 static void usage(FILE *out) {

@@ -13,7 +13,10 @@
  *   uv_run(loop, UV_RUN_DEFAULT);
  *   cpc_orchestrator_close(o, done, ud);                    // async
  *
- * Everything runs on the loop's thread. Rules the scheduler follows:
+ * The gRPC server runs on the loop's thread; the scheduler tick runs on
+ * the libuv thread pool with a database connection of its own (at most one
+ * tick at a time; docs/node-rpc.md, "Threads and the database"), so the
+ * loop must be one libuv's thread pool serves. Rules the scheduler follows:
  * docs/adr/0003-scheduler.md; the node protocol: docs/node-rpc.md.
  */
 #ifndef CPC_ORCHESTRATOR_H
@@ -150,7 +153,7 @@ uint16_t cpc_orchestrator_grpc_port(const cpc_orchestrator *o);
 void cpc_orchestrator_close(cpc_orchestrator *o, void (*done)(void *ud),
                             void *ud);
 
-/* Accessors (borrowed, valid until close). The database connection
+/* Accessors (borrowed, valid until close). This database connection
  * belongs to the loop thread; other threads open their own with
  * cpc_sql_open(cpc_orchestrator_config_of(o)->db_url). */
 const cpc_orchestrator_config *cpc_orchestrator_config_of(

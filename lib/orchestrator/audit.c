@@ -307,7 +307,13 @@ static int issue_txn(cpc_sql *db, void *arg) {
   rc = cpc_sql_step(q);
   if (rc != CPC_SQL_ROW) {
     cpc_sql_finalize(q);
-    return rc; /* DONE (0): nothing to audit yet */
+    if (rc < 0)
+      return rc;
+    /* Nothing to audit yet: look again next interval, not every tick
+     * (the search runs over every block the node holds). */
+    return cpc__q_run(db, NULL,
+                      "UPDATE nodes SET last_audit_at = $2 WHERE peer_id = $1",
+                      "si", a->node, a->now);
   }
   token = cpc__q_col_int(q, 0, 0);
   cpc__q_text(q, 1, cid, sizeof cid);

@@ -81,9 +81,12 @@ static int status_of(int rc) {
   case CPC_EUNSUPPORTED: return CPC_RPC_INVALID_ARGUMENT;
   case CPC_EPERM: return CPC_RPC_PERMISSION_DENIED;
   case CPC_ESTATE: return CPC_RPC_FAILED_PRECONDITION;
-  case CPC_EAGAIN: return CPC_RPC_UNAVAILABLE;
-  case CPC_EBADSIG:
-  case CPC_ETIMEDOUT: return CPC_RPC_UNAUTHENTICATED;
+  case CPC_EAGAIN:
+  case CPC_EIO:
+  case CPC_ETIMEDOUT: /* a statement timeout; stale signatures are
+                         answered where they are checked */
+    return CPC_RPC_UNAVAILABLE;
+  case CPC_EBADSIG: return CPC_RPC_UNAUTHENTICATED;
   default: return CPC_RPC_INTERNAL;
   }
 }

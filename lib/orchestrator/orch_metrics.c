@@ -1,8 +1,9 @@
 /*
  * orch_metrics.c: the orchestrator's metrics registry. Gauges that mirror
- * the database are refreshed by the scheduler tick (scheduler.c), on the
- * loop thread that owns the connection; counters are bumped where things
- * happen. Rendering (for /metrics) may happen on any thread.
+ * the database are refreshed by the scheduler tick and by /metrics scrapes
+ * (cpc__orch_refresh_gauges in scheduler.c, each thread through its own
+ * connection); counters are bumped where things happen. Rendering (for
+ * /metrics) may happen on any thread.
  */
 #include <string.h>
 
@@ -24,6 +25,11 @@ int cpc__orch_metrics_init(cpc__orch_metrics *m) {
   rc = cpc_metrics_new(0, &m->reg);
   if (rc != 0)
     return rc;
+  if (pthread_mutex_init(&m->refresh_lock, NULL) != 0) {
+    cpc_metrics_free(m->reg);
+    m->reg = NULL;
+    return CPC_ENOMEM;
+  }
   rc = cpc_metrics_gauge_new(m->reg, "cpc_orchestrator_nodes", NULL,
                              "Provider nodes by state.", state, 1, &m->nodes);
   if (rc == 0)
@@ -79,14 +85,16 @@ int cpc__orch_metrics_init(cpc__orch_metrics *m) {
   if (rc == 0)
     return 0;
 fail:
+  pthread_mutex_destroy(&m->refresh_lock);
   cpc_metrics_free(m->reg);
   memset(m, 0, sizeof *m);
   return rc;
 }
 
 void cpc__orch_metrics_free(cpc__orch_metrics *m) {
-  if (!m)
+  if (!m || !m->reg)
     return;
+  pthread_mutex_destroy(&m->refresh_lock);
   cpc_metrics_free(m->reg);
   m->reg = NULL;
 }

@@ -4,6 +4,13 @@
  * NodeService and health, the scheduler timer, and an orderly shutdown.
  * Other front ends (the REST server) hang off the same object through
  * the accessors of cpc/orchestrator.h.
+ *
+ * The scheduler tick runs on the libuv thread pool with a database
+ * connection of its own (a tick over a large table must not stall the
+ * gRPC streams on the loop); at most one tick is under way, and work is
+ * handed to the WorkStreams back on the loop when it ends. gRPC handlers
+ * run their few indexed statements on the loop itself (docs/node-rpc.md,
+ * "Threads and the database").
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -21,9 +28,14 @@
 struct cpc_orchestrator {
   uv_loop_t *loop;
   cpc_orchestrator_config cfg;
-  cpc_sql *db;
+  cpc_sql *db;      /* the loop's connection (gRPC handlers) */
+  cpc_sql *tick_db; /* the scheduler's, used on the thread pool */
   cpc__orch_metrics metrics;
-  cpc__orch_core core;
+  cpc__orch_core core;      /* over db */
+  cpc__orch_core tick_core; /* over tick_db (or db, see tick_inline) */
+  uv_work_t tick_req;
+  int tick_running, tick_inline, tick_rc;
+  char tick_err[256];
   cpc_rpc_server *rpc;
   cpc_rpc_health *health;
   cpc__node_service *svc;
@@ -116,29 +128,85 @@ int cpc_orchestrator_new(cpc_orchestrator **out, uv_loop_t *loop,
                 cpc_sql_errmsg(o->db));
     goto fail;
   }
+  /* The loop's connection serves gRPC calls: bound how long one statement
+   * may hold the loop (docs/node-rpc.md, "Threads and the database"). */
+  if (strncmp(o->cfg.db_url, "postgres", 8) == 0)
+    (void)cpc_sql_exec(o->db, "SET statement_timeout = 2000");
   rc = cpc__orch_metrics_init(&o->metrics);
   if (rc != 0) {
     rc = fail(err, cap, rc, "metrics: %s", cpc_strerror(rc));
     goto fail;
   }
   cpc__orch_core_init(&o->core, o->db, &o->cfg.sched, &o->metrics);
+  /* A private in-memory SQLite database cannot be shared with a second
+   * connection: the tick then runs on the loop. */
+  o->tick_inline = strstr(o->cfg.db_url, ":memory:") != NULL;
+  if (!o->tick_inline) {
+    rc = cpc_sql_open(o->cfg.db_url, &o->tick_db, &dberr);
+    if (rc != 0) {
+      rc = fail(err, cap, rc, "cannot open database %s: %s", o->cfg.db_url,
+                dberr ? dberr : cpc_strerror(rc));
+      free(dberr);
+      goto fail;
+    }
+  }
+  cpc__orch_core_init(&o->tick_core, o->tick_inline ? o->db : o->tick_db,
+                      &o->cfg.sched, &o->metrics);
   *out = o;
   return 0;
 fail:
   cpc__orch_metrics_free(&o->metrics);
+  cpc_sql_close(o->tick_db);
   cpc_sql_close(o->db);
   free(o);
   return rc;
 }
 
+int cpc__orchestrator_refresh_metrics(cpc_orchestrator *o, cpc_sql *db) {
+  if (!o)
+    return 0;
+  return cpc__orch_refresh_gauges(&o->metrics, db, cpc__orch_now_ms(), 1000);
+}
+
+static void one_closed(cpc_orchestrator *o);
+
+/* Thread pool: one tick over tick_db. */
+static void tick_work(uv_work_t *w) {
+  cpc_orchestrator *o = w->data;
+  o->tick_rc = cpc__orch_tick(&o->tick_core, cpc__orch_now_ms(), NULL);
+  if (o->tick_rc != 0)
+    snprintf(o->tick_err, sizeof o->tick_err, "%s",
+             cpc_sql_errmsg(o->tick_core.db));
+}
+
+/* Loop: the tick is over (or was cancelled before it began). */
+static void tick_done(uv_work_t *w, int status) {
+  cpc_orchestrator *o = w->data;
+  o->tick_running = 0;
+  if (status == 0 && o->tick_rc != 0)
+    fprintf(stderr, "cpc-orchestrator: scheduler: %s (%s)\n",
+            cpc_strerror(o->tick_rc), o->tick_err);
+  if (o->closing) {
+    one_closed(o);
+    return;
+  }
+  cpc__node_service_dispatch(o->svc, cpc__orch_now_ms());
+}
+
 static void on_tick(uv_timer_t *t) {
   cpc_orchestrator *o = t->data;
-  int64_t now = cpc__orch_now_ms();
-  int rc = cpc__orch_tick(&o->core, now, NULL);
-  if (rc != 0)
-    fprintf(stderr, "cpc-orchestrator: scheduler: %s (%s)\n", cpc_strerror(rc),
-            cpc_sql_errmsg(o->db));
-  cpc__node_service_dispatch(o->svc, now);
+  if (o->tick_running) /* the last one is still at it: skip this period */
+    return;
+  if (o->tick_inline) {
+    o->tick_req.data = o;
+    tick_work(&o->tick_req);
+    o->tick_running = 1;
+    tick_done(&o->tick_req, 0);
+    return;
+  }
+  o->tick_req.data = o;
+  if (uv_queue_work(o->loop, &o->tick_req, tick_work, tick_done) == 0)
+    o->tick_running = 1;
 }
 
 int cpc_orchestrator_start(cpc_orchestrator *o, char *err, size_t cap) {
@@ -195,7 +263,8 @@ uint16_t cpc_orchestrator_grpc_port(const cpc_orchestrator *o) {
 static void finish_close(cpc_orchestrator *o) {
   void (*done)(void *) = o->done;
   void *ud = o->done_ud;
-  cpc__orch_release_leases(&o->core);
+  cpc__orch_release_leases(&o->tick_core); /* no tick is under way now */
+  cpc_sql_close(o->tick_db);
   cpc_sql_close(o->db);
   cpc__orch_metrics_free(&o->metrics);
   free(o);
@@ -228,6 +297,10 @@ void cpc_orchestrator_close(cpc_orchestrator *o, void (*done)(void *ud),
     o->pending++;
     uv_timer_stop(&o->timer);
     uv_close((uv_handle_t *)&o->timer, on_timer_closed);
+  }
+  if (o->tick_running) { /* tick_done releases it */
+    o->pending++;
+    (void)uv_cancel((uv_req_t *)&o->tick_req);
   }
   if (o->rpc) {
     o->pending++;

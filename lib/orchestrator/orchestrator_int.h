@@ -21,6 +21,7 @@
 #ifndef CPC_ORCHESTRATOR_INT_H
 #define CPC_ORCHESTRATOR_INT_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -92,8 +93,13 @@ typedef struct cpc__orch_metrics {
   cpc_metrics_series *audits_passed, *audits_failed, *bandwidth_orch;
   cpc_metrics_series *node_sent, *node_received;
   _Atomic uint64_t bytes; /* moved since start */
+  /* The database gauges and the bandwidth rate are refreshed by the
+   * scheduler tick and by /metrics scrapes (any thread); refresh_lock
+   * guards the three fields below. */
+  pthread_mutex_t refresh_lock;
   uint64_t bytes_at_last_tick;
-  int64_t last_tick_ms;
+  int64_t last_tick_ms;    /* last refresh (the caller's clock) */
+  int64_t refresh_cost_ms; /* wall time the last refresh took */
 } cpc__orch_metrics;
 
 /* Create the registry and every family. Returns 0 or an error. */
@@ -239,6 +245,17 @@ int cpc__orch_node_heartbeat(cpc__orch_core *core, const char *peer_id,
 int cpc__orch_node_retire_txn(cpc__orch_core *core, const char *peer_id,
                               int state, const char *reason, int64_t now);
 
+/*
+ * A node that was offline is back (heartbeat or registration; in the
+ * caller's transaction): the copies it had stored when it went silent
+ * count again (stored), and their blocks enter the repair queue so the
+ * scheduler trims any copy made meanwhile that is now one too many.
+ * Copies lost for other reasons (failed audit, corruption, given-up
+ * work) stay lost.
+ */
+int cpc__orch_node_return_txn(cpc__orch_core *core, const char *peer_id,
+                              int64_t now);
+
 /* ---- store_replicas.c ------------------------------------------------------ */
 
 /* Mark the replica (cid, node) lost and queue cid for repair (in the
@@ -360,7 +377,8 @@ void cpc__orch_place(const cpc__place_node *cands, size_t n,
 /* Counts of what one tick did (tests and logs). */
 typedef struct cpc__tick_report {
   size_t went_offline, work_retried, work_failed, audits_expired,
-      audits_issued, replicas_placed, vetting_placed, deletes_queued;
+      audits_issued, replicas_placed, vetting_placed, deletes_queued,
+      replicas_trimmed;
 } cpc__tick_report;
 
 /*
@@ -380,10 +398,25 @@ int cpc__orch_sched_liveness(cpc__orch_core *core, int64_t now, size_t *n);
 int cpc__orch_sched_work_deadlines(cpc__orch_core *core, int64_t now,
                                    size_t *retried, size_t *failed);
 int cpc__orch_sched_replicate(cpc__orch_core *core, int64_t now,
-                              size_t *placed, size_t *vetting_placed);
+                              size_t *placed, size_t *vetting_placed,
+                              size_t *trimmed);
 int cpc__orch_sched_deletions(cpc__orch_core *core, int64_t now, size_t *n);
 /* Refresh the gauges from the database (no-op without metrics). */
 int cpc__orch_sched_gauges(cpc__orch_core *core, int64_t now);
+
+/*
+ * Refresh m's database gauges and bandwidth rate through db (a connection
+ * the calling thread owns) unless the last refresh is younger than
+ * min_age_ms, or than 50 times what the last refresh took (so counting
+ * a large replica table never takes more than ~2% of a core). Any thread.
+ * Returns 0 or an SQL error.
+ */
+int cpc__orch_refresh_gauges(cpc__orch_metrics *m, cpc_sql *db, int64_t now,
+                             int64_t min_age_ms);
+
+/* /metrics: refresh o's gauges through db (the REST thread's connection)
+ * when they are older than a second (see cpc__orch_refresh_gauges). */
+int cpc__orchestrator_refresh_metrics(cpc_orchestrator *o, cpc_sql *db);
 
 /* ---- node_service.c ------------------------------------------------------------ */
 

@@ -22,14 +22,16 @@
 #define MAX_DESCRIPTION 4096
 #define MAX_TAGS 32
 #define MAX_TAG 64
-#define MAX_READERS 10000
+#define MAX_READERS CPC__REST_MAX_READERS
 #define MAX_SEALED 256
-#define MAX_TOKENS 10000
+#define MAX_TOKENS CPC__REST_MAX_TOKENS
 #define MAX_ORIGIN 16
 #define MAX_ADDR 512
 #define KEY_LEN 32
 
-static const char *const ACCESS[3] = {"public", "followers", "private"};
+const char *const cpc__rest_access_names[3] = {"public", "followers",
+                                             "private"};
+#define ACCESS cpc__rest_access_names
 
 typedef struct reg {
   const char *content_id, *name, *description, *access_name;
@@ -89,7 +91,7 @@ static int check_tags(cpc_http_request *req, json_t *a) {
   return 0;
 }
 
-static int check_wrapped(cpc_http_request *req, json_t *a) {
+int cpc__rest_check_wrapped(cpc_http_request *req, json_t *a) {
   size_t i, n;
   json_t *w;
   uint8_t buf[MAX_SEALED];
@@ -110,7 +112,7 @@ static int check_wrapped(cpc_http_request *req, json_t *a) {
   return 0;
 }
 
-static int check_tokens(cpc_http_request *req, json_t *a, json_t *chunks) {
+int cpc__rest_check_tokens(cpc_http_request *req, json_t *a, json_t *chunks) {
   size_t i, k, n;
   json_t *t, *c;
   uint8_t buf[64];
@@ -132,6 +134,8 @@ static int check_tokens(cpc_http_request *req, json_t *a, json_t *chunks) {
                         sizeof buf, &n) != 0 ||
         n != CPC__AUDIT_PROOF_LEN)
       return bad(req, "audit_tokens", "nonce and expected must be 32 bytes");
+    if (!chunks) /* membership checked by the caller */
+      continue;
     json_array_foreach(chunks, k, c) {
       if (json_equal(json_object_get(c, "cid"), cid)) {
         found = 1;
@@ -220,7 +224,7 @@ static int parse_reg(cpc_http_request *req, json_t *j, reg *g) {
         return bad(req, key, "must be 32 bytes in base64");
       g->has_key = 1;
     } else if (strcmp(key, "wrapped_keys") == 0) {
-      if (check_wrapped(req, v) != 0)
+      if (cpc__rest_check_wrapped(req, v) != 0)
         return CPC_EINVAL;
       g->wrapped = v;
     } else if (strcmp(key, "audit_tokens") == 0) {
@@ -242,7 +246,7 @@ static int parse_reg(cpc_http_request *req, json_t *j, reg *g) {
     return bad(req, "clear_key", "is required for public content");
   if (g->access != 0 && g->has_key)
     return bad(req, "clear_key", "is only allowed for public content");
-  if (g->tokens && check_tokens(req, g->tokens, g->chunks) != 0)
+  if (g->tokens && cpc__rest_check_tokens(req, g->tokens, g->chunks) != 0)
     return CPC_EINVAL;
   return 0;
 }
@@ -323,12 +327,7 @@ static int insert_txn(cpc_sql *db, void *arg) {
   return rc;
 }
 
-/* Summary JSON of the current row of a SELECT of SUMMARY_COLS. */
-#define SUMMARY_COLS                                                           \
-  "content_id, owner, size, created_at, registered_at, access_control, "     \
-  "replicas_desired, name, description, state"
-
-static json_t *summary(cpc_sql_stmt *st) {
+json_t *cpc__rest_summary(cpc_sql_stmt *st) {
   char id[CPC__MAX_CID_TEXT + 1], owner[CPC_PEER_ID_MAX_TEXT];
   const char *name = "", *desc = "";
   size_t l;
@@ -412,8 +411,8 @@ out:
  * Answers 404 itself (unknown, deleted, or not visible) and returns
  * CPC_ENOENT; other errors answered too.
  */
-static int load_visible(cpc_http_request *req, cpc_sql *db, const char *caller,
-                        cpc_sql_stmt **st) {
+int cpc__rest_load_visible(cpc_http_request *req, cpc_sql *db,
+                           const char *caller, cpc_sql_stmt **st) {
   char owner[CPC_PEER_ID_MAX_TEXT];
   int ok = 0, rc;
   const char *cid = cpc_http_request_param(req, "cid");
@@ -442,47 +441,113 @@ static int load_visible(cpc_http_request *req, cpc_sql *db, const char *caller,
 
 static int get_content(cpc_http_request *req, void *ctx) {
   cpc__rest *r = ctx;
-  char me[CPC_PEER_ID_MAX_TEXT], id[CPC__MAX_CID_TEXT + 1];
+  char me[CPC_PEER_ID_MAX_TEXT], id[CPC__MAX_CID_TEXT + 1],
+      owner[CPC_PEER_ID_MAX_TEXT];
   const char *caller = cpc__rest_caller(req, me, sizeof me);
   cpc_sql *db = cpc__rest_db_get(r);
-  cpc_sql_stmt *st = NULL, *ch = NULL;
-  json_t *j, *chunks;
+  cpc_sql_stmt *st = NULL;
+  json_t *j, *rep = NULL, *chunks = NULL;
+  int64_t target;
   int rc;
 
   if (!db)
     return cpc__rest_fail(req, CPC_EIO);
-  if (load_visible(req, db, caller, &st) != 0)
+  if (cpc__rest_load_visible(req, db, caller, &st) != 0)
     goto out;
   cpc__q_text(st, 0, id, sizeof id);
-  j = summary(st);
+  cpc__q_text(st, 1, owner, sizeof owner);
+  target = cpc__q_col_int(st, 6, 3);
+  j = cpc__rest_summary(st);
   json_object_set_new(
       j, "tags",
       string_list(db, "SELECT tag FROM content_tags WHERE content_id = $1 "
                       "ORDER BY tag",
                   id));
-  chunks = json_array();
-  rc = cpc__q_prepare(db, &ch,
-                      "SELECT cid, size FROM chunks WHERE content_id = $1 "
-                      "ORDER BY idx",
-                      "s", id);
-  while (rc == 0 && (rc = cpc_sql_step(ch)) == CPC_SQL_ROW) {
-    char c[CPC__MAX_CID_TEXT + 1];
-    cpc__q_text(ch, 0, c, sizeof c);
-    json_array_append_new(chunks,
-                          json_pack("{s:s, s:I}", "cid", c, "size",
-                                    (json_int_t)cpc__q_col_int(ch, 1, 0)));
-    rc = 0;
-  }
-  json_object_set_new(j, "chunks", chunks);
-  if (rc < 0) {
+  /* Only the owner learns how many audit challenges are left: a node that
+   * knew a block would never be audited again could drop it. */
+  rc = cpc__rest_replication(db, id, target,
+                             caller && strcmp(caller, owner) == 0, &rep,
+                             &chunks);
+  if (rc != 0) {
     json_decref(j);
     cpc__rest_fail(req, rc);
-  } else
-    cpc_http_respond_json(req, 200, j);
+    goto out;
+  }
+  json_object_set_new(j, "chunks", chunks);
+  json_object_set_new(j, "replication", rep);
+  cpc_http_respond_json(req, 200, j);
 out:
-  cpc_sql_finalize(ch);
   cpc_sql_finalize(st);
   cpc__rest_db_put(r, db);
+  return 0;
+}
+
+/* Chunk counts of one content (see cpc__rest_replication). */
+#define CHUNK_COUNTS                                                           \
+  "(SELECT count(*) FROM replicas r JOIN nodes n ON n.peer_id = r.node "      \
+  "WHERE r.cid = c.cid AND r.state = 1 AND n.state = 1)"
+#define CHUNK_PENDING                                                          \
+  "(SELECT count(*) FROM replicas r JOIN nodes n ON n.peer_id = r.node "      \
+  "WHERE r.cid = c.cid AND r.state = 0 AND n.state = 1)"
+#define CHUNK_TOKENS                                                           \
+  "(SELECT count(*) FROM audit_tokens t WHERE t.content_id = c.content_id "   \
+  "AND t.cid = c.cid AND t.used = 0)"
+
+int cpc__rest_replication(cpc_sql *db, const char *content_id, int64_t target,
+                          int with_tokens, json_t **out, json_t **per_chunk) {
+  cpc_sql_stmt *q = NULL;
+  json_t *arr = NULL;
+  int64_t n = 0, at = 0, min = -1;
+  int rc;
+
+  if (per_chunk) {
+    arr = json_array();
+    rc = cpc__q_prepare(db, &q,
+                        "SELECT c.idx, c.cid, c.size, " CHUNK_COUNTS
+                        ", " CHUNK_PENDING ", " CHUNK_TOKENS
+                        " FROM chunks c WHERE c.content_id = $1 "
+                        "ORDER BY c.idx",
+                        "s", content_id);
+  } else {
+    rc = cpc__q_prepare(db, &q,
+                        "SELECT 0, '', 0, " CHUNK_COUNTS
+                        " FROM chunks c WHERE c.content_id = $1",
+                        "s", content_id);
+  }
+  while (rc == 0 && (rc = cpc_sql_step(q)) == CPC_SQL_ROW) {
+    int64_t confirmed = cpc__q_col_int(q, 3, 0);
+    rc = 0;
+    n++;
+    if (confirmed >= target)
+      at++;
+    if (min < 0 || confirmed < min)
+      min = confirmed;
+    if (arr) {
+      char c[CPC__MAX_CID_TEXT + 1];
+      json_t *o;
+      cpc__q_text(q, 1, c, sizeof c);
+      o = json_pack("{s:I, s:s, s:I, s:I, s:I}", "index",
+                    (json_int_t)cpc__q_col_int(q, 0, 0), "cid", c, "size",
+                    (json_int_t)cpc__q_col_int(q, 2, 0), "confirmed",
+                    (json_int_t)confirmed, "pending",
+                    (json_int_t)cpc__q_col_int(q, 4, 0));
+      if (o && with_tokens)
+        json_object_set_new(o, "audit_tokens",
+                            json_integer(cpc__q_col_int(q, 5, 0)));
+      json_array_append_new(arr, o);
+    }
+  }
+  cpc_sql_finalize(q);
+  if (rc < 0) {
+    json_decref(arr);
+    return rc;
+  }
+  *out = json_pack("{s:I, s:I, s:I, s:I, s:b}", "target", (json_int_t)target,
+                   "chunks", (json_int_t)n, "chunks_at_target", (json_int_t)at,
+                   "min_confirmed", (json_int_t)(min < 0 ? 0 : min),
+                   "complete", n > 0 && at == n);
+  if (per_chunk)
+    *per_chunk = arr;
   return 0;
 }
 
@@ -496,7 +561,7 @@ static int delete_content(cpc_http_request *req, void *ctx) {
 
   if (!db)
     return cpc__rest_fail(req, CPC_EIO);
-  if (load_visible(req, db, caller, &st) != 0)
+  if (cpc__rest_load_visible(req, db, caller, &st) != 0)
     goto out;
   cpc__q_text(st, 1, owner, sizeof owner);
   cpc_sql_finalize(st);
@@ -520,6 +585,37 @@ out:
   return 0;
 }
 
+/*
+ * A node's stored addrs (JSON array text) as multiaddrs a PDS can dial: each
+ * ends in /p2p/<node> (appended when the node gave a bare transport
+ * address; an address naming another peer is dropped). New array or NULL.
+ */
+static json_t *dialable(const char *addrs, const char *node) {
+  json_t *in = json_loads(addrs ? addrs : "[]", 0, NULL), *out = json_array();
+  json_t *v;
+  size_t i;
+  char buf[MAX_ADDR + 8 + CPC_PEER_ID_MAX_TEXT];
+  if (!out || !json_is_array(in)) {
+    json_decref(in);
+    return out;
+  }
+  json_array_foreach(in, i, v) {
+    const char *a = json_string_value(v), *p2p;
+    if (!a)
+      continue;
+    p2p = strstr(a, "/p2p/");
+    if (p2p) {
+      if (strcmp(p2p + 5, node) == 0)
+        json_array_append_new(out, json_string(a));
+    } else if ((size_t)snprintf(buf, sizeof buf, "%s/p2p/%s", a, node) <
+               sizeof buf) {
+      json_array_append_new(out, json_string(buf));
+    }
+  }
+  json_decref(in);
+  return out;
+}
+
 static int locate(cpc_http_request *req, void *ctx) {
   cpc__rest *r = ctx;
   char me[CPC_PEER_ID_MAX_TEXT], id[CPC__MAX_CID_TEXT + 1];
@@ -534,7 +630,7 @@ static int locate(cpc_http_request *req, void *ctx) {
 
   if (!db)
     return cpc__rest_fail(req, CPC_EIO);
-  if (load_visible(req, db, caller, &st) != 0)
+  if (cpc__rest_load_visible(req, db, caller, &st) != 0)
     goto out;
   cpc__q_text(st, 0, id, sizeof id);
   access = (int)cpc__q_col_int(st, 5, 2);
@@ -567,11 +663,28 @@ static int locate(cpc_http_request *req, void *ctx) {
       json_t *a;
       cpc__q_text(q, 3, node, sizeof node);
       cpc_sql_column_text(q, 4, &addrs, &l);
-      a = json_loads(addrs ? addrs : "[]", 0, NULL);
+      a = dialable(addrs, node);
       json_array_append_new(json_object_get(cur, "providers"),
                             json_pack("{s:s, s:o}", "peer_id", node, "addrs",
                                       a ? a : json_array()));
     }
+  }
+  if (rc < 0)
+    goto fail;
+  cpc_sql_finalize(q);
+  q = NULL;
+  rc = cpc__q_prepare(db, &q, "SELECT origin FROM content WHERE content_id = $1",
+                      "s", id);
+  if (rc == 0 && (rc = cpc_sql_step(q)) == CPC_SQL_ROW) {
+    const char *o = NULL;
+    size_t l;
+    json_t *a;
+    rc = 0;
+    cpc_sql_column_text(q, 0, &o, &l);
+    a = json_loads(o ? o : "[]", 0, NULL);
+    json_object_set_new(j, "origin", json_is_array(a) ? a : json_array());
+    if (!json_is_array(a))
+      json_decref(a);
   }
   if (rc < 0)
     goto fail;
@@ -672,7 +785,7 @@ static int search(cpc_http_request *req, void *ctx) {
     if (n++ == limit)
       break;
     cpc__q_text(st, 0, last, sizeof last);
-    json_array_append_new(items, summary(st));
+    json_array_append_new(items, cpc__rest_summary(st));
   }
   if (rc < 0) {
     cpc__rest_fail(req, rc);

@@ -27,6 +27,7 @@ typedef struct cpc__rest {
   pthread_mutex_t lock; /* guards idle[] */
   cpc_sql *idle[CPC__REST_POOL_MAX];
   size_t n_idle;
+  cpc_orchestrator *orch; /* borrowed */
   cpc_metrics *metrics; /* borrowed: the orchestrator's registry */
   cpc_metrics_family *requests, *latency;
 } cpc__rest;
@@ -73,10 +74,62 @@ json_t *cpc__rest_b64(const void *p, size_t n);
  * Returns 0 or CPC_EMALFORMED. */
 int cpc__rest_unb64(const char *text, uint8_t *out, size_t cap, size_t *n);
 
+/* ---- content (rest_content.c, shared with rest_content_owner.c) ---- */
+
+#define CPC__REST_MAX_READERS 10000 /* wrapped keys in one body */
+#define CPC__REST_MAX_TOKENS 10000  /* audit tokens in one body */
+
+/* "public", "followers", "private" by access_control value 0, 1, 2. */
+extern const char *const cpc__rest_access_names[3];
+
+/* The columns cpc__rest_summary reads, in order. */
+#define SUMMARY_COLS                                                           \
+  "content_id, owner, size, created_at, registered_at, access_control, "     \
+  "replicas_desired, name, description, state"
+
+/* Summary JSON (new reference) of the current row of a SELECT of
+ * SUMMARY_COLS. */
+json_t *cpc__rest_summary(cpc_sql_stmt *st);
+
+/*
+ * Load the active content named by the {cid} path parameter for caller
+ * (NULL: anonymous): *st is positioned on its SUMMARY_COLS row. *st may
+ * be set on failure too: the caller finalizes it in every case. Answers 404 itself (unknown, deleted, or not visible
+ * to caller) and returns CPC_ENOENT; other errors are answered too and
+ * returned.
+ */
+int cpc__rest_load_visible(cpc_http_request *req, cpc_sql *db,
+                           const char *caller, cpc_sql_stmt **st);
+
+/* Validate a wrapped_keys array (at most CPC__REST_MAX_READERS items
+ * {reader: canonical PeerId, sealed_key: base64 of 1..256 bytes}).
+ * Answers 400 itself and returns CPC_EINVAL. */
+int cpc__rest_check_wrapped(cpc_http_request *req, json_t *a);
+
+/* Validate an audit_tokens array (at most CPC__REST_MAX_TOKENS items
+ * {cid, offset, length >= 1, nonce, expected}, 32-byte base64 nonce and
+ * expected). With chunks (the registration's chunk array) each cid must
+ * be one of them; NULL skips that check. Answers 400 itself and returns
+ * CPC_EINVAL. */
+int cpc__rest_check_tokens(cpc_http_request *req, json_t *a, json_t *chunks);
+
+/*
+ * Replication of content_id against target replicas: a new object
+ * {target, chunks, chunks_at_target, min_confirmed, complete} where a
+ * chunk's confirmed count is its stored replicas on active nodes (what
+ * the scheduler counts). With per_chunk (may be NULL) *per_chunk gets a
+ * new array, in chunk order, of {index, cid, size, confirmed, pending}
+ * plus audit_tokens (unused tokens of the chunk) when with_tokens.
+ * Returns 0 (*out set) or an SQL error (nothing set).
+ */
+int cpc__rest_replication(cpc_sql *db, const char *content_id, int64_t target,
+                          int with_tokens, json_t **out, json_t **per_chunk);
+
 /* Route registration, one function per resource file. */
 int cpc__rest_users_routes(cpc_http_router *rt, cpc__rest *r);
 int cpc__rest_follows_routes(cpc_http_router *rt, cpc__rest *r);
 int cpc__rest_content_routes(cpc_http_router *rt, cpc__rest *r);
+int cpc__rest_content_owner_routes(cpc_http_router *rt, cpc__rest *r);
 int cpc__rest_nodes_routes(cpc_http_router *rt, cpc__rest *r);
 int cpc__rest_system_routes(cpc_http_router *rt, cpc__rest *r);
 

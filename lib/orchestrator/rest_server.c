@@ -265,6 +265,7 @@ int cpc_orchestrator_rest_start(cpc_orchestrator *o, const char *listen,
   pthread_mutex_init(&s->ctx.lock, NULL);
   snprintf(s->ctx.db_url, sizeof s->ctx.db_url, "%s",
            cpc_orchestrator_config_of(o)->db_url);
+  s->ctx.orch = o;
   s->ctx.metrics = cpc_orchestrator_metrics(o);
   db = cpc__rest_db_get(&s->ctx);
   if (!db) {
@@ -282,6 +283,8 @@ int cpc_orchestrator_rest_start(cpc_orchestrator *o, const char *listen,
     rc = cpc__rest_follows_routes(s->router, &s->ctx);
   if (rc == 0)
     rc = cpc__rest_content_routes(s->router, &s->ctx);
+  if (rc == 0)
+    rc = cpc__rest_content_owner_routes(s->router, &s->ctx);
   if (rc == 0)
     rc = cpc__rest_nodes_routes(s->router, &s->ctx);
   if (rc == 0)

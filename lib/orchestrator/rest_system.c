@@ -1,7 +1,9 @@
 /*
  * rest_system.c: operational routes.
  *   GET /healthz           200 {"status":"ok"} when the database answers
- *   GET /metrics           the registry, OpenMetrics or Prometheus text
+ *   GET /metrics           the registry, OpenMetrics or Prometheus text;
+ *                          the database gauges are refreshed first when
+ *                          older than a second
  *   GET /v1/openapi.json   docs/openapi.json, embedded at build time
  */
 #include <stdlib.h>
@@ -29,7 +31,13 @@ static int metrics(cpc_http_request *req, void *ctx) {
       cpc_metrics_negotiate(cpc_http_request_header(req, "Accept"));
   char *text = NULL;
   size_t len = 0;
-  int rc = cpc_metrics_render(r->metrics, f, &text, &len);
+  cpc_sql *db = cpc__rest_db_get(r);
+  int rc;
+  /* A database that does not answer leaves the last values: the scrape
+   * itself still succeeds (the request counters say the rest). */
+  (void)cpc__orchestrator_refresh_metrics(r->orch, db);
+  cpc__rest_db_put(r, db);
+  rc = cpc_metrics_render(r->metrics, f, &text, &len);
   if (rc != 0)
     return cpc_http_respond_error(req, 500, "internal", "cannot render: %s",
                                   cpc_strerror(rc));

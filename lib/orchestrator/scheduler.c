@@ -155,8 +155,10 @@ static int load_nodes(cpc__orch_core *core, node_table *t) {
       "n.free_bytes, "
       "COALESCE((SELECT sum(r.size) FROM replicas r WHERE r.node = n.peer_id "
       "AND r.state = 0), 0), "
-      "(SELECT count(*) FROM replicas r2 WHERE r2.node = n.peer_id "
-      "AND r2.state IN (0, 1)) "
+      /* held only matters for vetting nodes (their extra copies); counting
+       * an active node's millions of rows every tick would not do */
+      "CASE WHEN n.state = 0 THEN (SELECT count(*) FROM replicas r2 "
+      "WHERE r2.node = n.peer_id AND r2.state IN (0, 1)) ELSE 0 END "
       "FROM nodes n WHERE n.state IN (0, 1) ORDER BY n.peer_id LIMIT $1",
       "i", (int64_t)MAX_NODES);
   if (rc != 0)
@@ -196,6 +198,7 @@ typedef struct block_plan {
   size_t chosen[16];
   size_t n_chosen;
   int64_t size;
+  size_t n_trimmed;
   int dequeue; /* the block needs nothing more: drop it from the queue */
 } block_plan;
 
@@ -290,6 +293,98 @@ static int place_replica_txn(cpc__orch_core *core, const char *cid,
   return rc;
 }
 
+/* Free space the node table has for node, or 0 when it is not there. */
+static int64_t free_of(const node_table *t, const char *node) {
+  size_t i;
+  for (i = 0; i < t->n; i++)
+    if (strcmp(t->v[i].peer_id, node) == 0)
+      return t->v[i].free_bytes;
+  return 0;
+}
+
+/*
+ * More copies stored on active nodes than desired (a node came back with
+ * copies that were re-made meanwhile, a vetting node's extras now count):
+ * delete the surplus, in the caller's transaction. Victims are stored
+ * copies on active nodes without an open audit of this block (a node must
+ * not fail a challenge for a copy it was told to drop), from the failure
+ * domain holding the most copies first, then the node with the least free
+ * space. *trimmed gets the number.
+ */
+static int trim_surplus(block_plan *p, holder *h, size_t nh, int64_t desired,
+                        size_t *trimmed) {
+  cpc_sql_stmt *q = NULL;
+  int64_t stored = 0;
+  size_t i, j, region_n[MAX_HOLDERS];
+  int cand[MAX_HOLDERS];
+  int rc;
+
+  *trimmed = 0;
+  for (i = 0; i < nh; i++) {
+    cand[i] = 0;
+    region_n[i] = 0;
+    if (h[i].nstate != CPC__NODE_ACTIVE)
+      continue;
+    if (h[i].rstate == CPC__REPLICA_STORED) {
+      stored++;
+      cand[i] = 1;
+    }
+    if (h[i].rstate == CPC__REPLICA_STORED ||
+        h[i].rstate == CPC__REPLICA_PENDING)
+      for (j = 0; j < nh; j++)
+        if (strcmp(h[j].region, h[i].region) == 0)
+          region_n[j]++;
+  }
+  if (stored <= desired)
+    return 0;
+  rc = cpc__q_prepare(p->core->db, &q,
+                      "SELECT node FROM audits WHERE cid = $1 AND state = 0",
+                      "s", p->cid);
+  while (rc == 0 && (rc = cpc_sql_step(q)) == CPC_SQL_ROW) {
+    char node[CPC_PEER_ID_MAX_TEXT];
+    rc = 0;
+    cpc__q_text(q, 0, node, sizeof node);
+    for (i = 0; i < nh; i++)
+      if (strcmp(h[i].node, node) == 0)
+        cand[i] = 0;
+  }
+  cpc_sql_finalize(q);
+  if (rc < 0)
+    return rc;
+  rc = 0;
+  while (stored > desired && rc == 0) {
+    int best = -1;
+    for (i = 0; i < nh; i++) {
+      if (!cand[i])
+        continue;
+      if (best < 0 || region_n[i] > region_n[best] ||
+          (region_n[i] == region_n[best] &&
+           free_of(p->nodes, h[i].node) < free_of(p->nodes, h[best].node)))
+        best = (int)i;
+    }
+    if (best < 0)
+      break; /* the rest are under audit: next time */
+    cand[best] = 0;
+    for (j = 0; j < nh; j++)
+      if (strcmp(h[j].region, h[best].region) == 0 && region_n[j] > 0)
+        region_n[j]--;
+    rc = cpc__q_run(p->core->db, NULL,
+                    "UPDATE replicas SET state = 3, updated_at = $3 "
+                    "WHERE cid = $1 AND node = $2 AND state = 1",
+                    "ssi", p->cid, h[best].node, p->now);
+    if (rc == 0)
+      rc = cpc__orch_work_enqueue_txn(p->core, 0, h[best].node,
+                                      CPC__WORK_DELETE, p->cid, NULL, p->now,
+                                      NULL);
+    if (rc == 0) {
+      h[best].rstate = CPC__REPLICA_DELETING;
+      stored--;
+      (*trimmed)++;
+    }
+  }
+  return rc;
+}
+
 static int block_txn(cpc_sql *db, void *arg) {
   block_plan *p = arg;
   holder h[MAX_HOLDERS];
@@ -303,6 +398,7 @@ static int block_txn(cpc_sql *db, void *arg) {
   int rc;
 
   p->n_chosen = 0;
+  p->n_trimmed = 0;
   p->dequeue = 1;
   rc = cpc__q_prepare(db, &q,
                       "SELECT max(ct.replicas_desired), max(c.size), "
@@ -332,6 +428,11 @@ static int block_txn(cpc_sql *db, void *arg) {
   rc = load_holders(db, p->cid, h, &nh);
   if (rc != 0)
     goto out;
+  if (p->vetting_node < 0) {
+    rc = trim_surplus(p, h, nh, desired, &p->n_trimmed);
+    if (rc != 0)
+      goto out;
+  }
   for (i = 0; i < nh; i++) {
     int live = h[i].rstate == CPC__REPLICA_PENDING ||
                h[i].rstate == CPC__REPLICA_STORED;
@@ -416,9 +517,11 @@ out:
   return rc;
 }
 
-/* Place what block cid lacks; count the replicas placed. */
+/* Place what block cid lacks, trim what it has too much of; count the
+ * replicas placed and (trimmed may be NULL) trimmed. */
 static int fix_block(cpc__orch_core *core, node_table *t, const char *cid,
-                     int vetting_node, int64_t now, size_t *placed) {
+                     int vetting_node, int64_t now, size_t *placed,
+                     size_t *trimmed) {
   block_plan p;
   size_t i;
   int rc;
@@ -437,6 +540,8 @@ static int fix_block(cpc__orch_core *core, node_table *t, const char *cid,
     s->free_bytes -= p.size;
   }
   *placed += p.n_chosen;
+  if (trimmed)
+    *trimmed += p.n_trimmed;
   return 0;
 }
 
@@ -499,20 +604,21 @@ static int place_vetting(cpc__orch_core *core, node_table *t, int64_t now,
       rc = 0;
     }
     for (k = 0; k < n && rc == 0; k++)
-      rc = fix_block(core, t, cids[k], (int)i, now, placed);
+      rc = fix_block(core, t, cids[k], (int)i, now, placed, NULL);
   }
   free(cids);
   return rc;
 }
 
 int cpc__orch_sched_replicate(cpc__orch_core *core, int64_t now,
-                              size_t *placed, size_t *vetting_placed) {
+                              size_t *placed, size_t *vetting_placed,
+                              size_t *trimmed) {
   node_table t = {NULL, 0};
   char(*cids)[CPC__MAX_CID_TEXT + 1] = NULL;
   size_t cap = core->sched.batch, n = 0, i;
   int rc;
 
-  *placed = *vetting_placed = 0;
+  *placed = *vetting_placed = *trimmed = 0;
   cids = calloc(cap, sizeof *cids);
   if (!cids)
     return CPC_ENOMEM;
@@ -525,7 +631,7 @@ int cpc__orch_sched_replicate(cpc__orch_core *core, int64_t now,
                  "LIMIT $1",
                  NULL, cap, cids, &n);
   for (i = 0; i < n && rc == 0; i++)
-    rc = fix_block(core, &t, cids[i], -1, now, placed);
+    rc = fix_block(core, &t, cids[i], -1, now, placed, trimmed);
   /* 2. The sweep over every block of active content, a batch per tick,
    * which finds new content and anything the queue missed. */
   if (rc == 0)
@@ -536,7 +642,7 @@ int cpc__orch_sched_replicate(cpc__orch_core *core, int64_t now,
                    core->sweep_cursor, cap, cids, &n);
   if (rc == 0) {
     for (i = 0; i < n && rc == 0; i++)
-      rc = fix_block(core, &t, cids[i], -1, now, placed);
+      rc = fix_block(core, &t, cids[i], -1, now, placed, trimmed);
     if (rc == 0) {
       if (n < cap)
         core->sweep_cursor[0] = '\0'; /* wrap around */
@@ -684,8 +790,8 @@ static int gauge_by_state(cpc_sql *db, cpc_metrics_family *f, const char *sql,
   return rc < 0 ? rc : 0;
 }
 
-int cpc__orch_sched_gauges(cpc__orch_core *core, int64_t now) {
-  cpc__orch_metrics *m = core->metrics;
+/* The refresh itself; the caller holds m->refresh_lock. */
+static int gauges_locked(cpc__orch_metrics *m, cpc_sql *db, int64_t now) {
   double work[3][2] = {{0}};
   cpc_sql_stmt *q = NULL;
   cpc_metrics_series *s;
@@ -693,8 +799,6 @@ int cpc__orch_sched_gauges(cpc__orch_core *core, int64_t now) {
   int rc;
   uint64_t bytes;
 
-  if (!m)
-    return 0;
   bytes = atomic_load(&m->bytes);
   if (m->last_tick_ms > 0 && now > m->last_tick_ms)
     cpc_metrics_gauge_set(m->bandwidth_orch,
@@ -703,20 +807,20 @@ int cpc__orch_sched_gauges(cpc__orch_core *core, int64_t now) {
   m->bytes_at_last_tick = bytes;
   m->last_tick_ms = now;
 
-  rc = gauge_by_state(core->db, m->nodes,
+  rc = gauge_by_state(db, m->nodes,
                       "SELECT state, count(*) FROM nodes GROUP BY state",
                       NODE_STATES, 5);
   if (rc == 0)
-    rc = gauge_by_state(core->db, m->replicas,
+    rc = gauge_by_state(db, m->replicas,
                         "SELECT state, count(*) FROM replicas GROUP BY state",
                         REPLICA_STATES, 4);
   if (rc == 0)
-    rc = gauge_by_state(core->db, m->content,
+    rc = gauge_by_state(db, m->content,
                         "SELECT state, count(*) FROM content GROUP BY state",
                         CONTENT_STATES, 3);
   if (rc != 0)
     return rc;
-  rc = cpc__q_prepare(core->db, &q,
+  rc = cpc__q_prepare(db, &q,
                       "SELECT kind, state, count(*) FROM work "
                       "WHERE state IN (0, 1) GROUP BY kind, state",
                       "");
@@ -735,6 +839,40 @@ int cpc__orch_sched_gauges(cpc__orch_core *core, int64_t now) {
         cpc_metrics_gauge_set(s, work[k][st]);
     }
   return rc < 0 ? rc : 0;
+}
+
+static int64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int cpc__orch_refresh_gauges(cpc__orch_metrics *m, cpc_sql *db, int64_t now,
+                             int64_t min_age_ms) {
+  int64_t t0;
+  int rc = 0;
+  if (!m || !m->reg || !db)
+    return 0;
+  pthread_mutex_lock(&m->refresh_lock);
+  if (min_age_ms < 50 * m->refresh_cost_ms)
+    min_age_ms = 50 * m->refresh_cost_ms;
+  if (m->last_tick_ms == 0 || now - m->last_tick_ms >= min_age_ms) {
+    t0 = mono_ms();
+    rc = gauges_locked(m, db, now);
+    m->refresh_cost_ms = mono_ms() - t0;
+  }
+  pthread_mutex_unlock(&m->refresh_lock);
+  return rc;
+}
+
+int cpc__orch_sched_gauges(cpc__orch_core *core, int64_t now) {
+  int rc;
+  if (!core->metrics || !core->metrics->reg)
+    return 0;
+  pthread_mutex_lock(&core->metrics->refresh_lock);
+  rc = gauges_locked(core->metrics, core->db, now);
+  pthread_mutex_unlock(&core->metrics->refresh_lock);
+  return rc;
 }
 
 /* ---- the tick --------------------------------------------------------------------- */
@@ -760,15 +898,13 @@ int cpc__orch_tick(cpc__orch_core *core, int64_t now, cpc__tick_report *report) 
   }
   if (hold(core, L_REPLICATION, now)) {
     STEP(cpc__orch_sched_replicate(core, now, &r.replicas_placed,
-                                   &r.vetting_placed));
+                                   &r.vetting_placed, &r.replicas_trimmed));
     STEP(cpc__orch_sched_deletions(core, now, &r.deletes_queued));
   }
 #undef STEP
-  if (core->metrics && now - core->metrics->last_tick_ms >= GAUGE_PERIOD_MS) {
-    rc = cpc__orch_sched_gauges(core, now);
-    if (rc != 0 && first == 0)
-      first = rc;
-  }
+  rc = cpc__orch_refresh_gauges(core->metrics, core->db, now, GAUGE_PERIOD_MS);
+  if (rc != 0 && first == 0)
+    first = rc;
   if (report)
     *report = r;
   return first;

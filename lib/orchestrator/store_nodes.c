@@ -103,6 +103,9 @@ static int register_txn(cpc_sql *db, void *arg) {
     if (state == CPC__NODE_OFFLINE) {
       state = back_state(a->core, passed);
       reason[0] = '\0';
+      rc = cpc__orch_node_return_txn(a->core, c->peer_id, a->now);
+      if (rc != 0)
+        return rc;
     }
     rc = cpc__q_run(db, NULL,
                     "UPDATE nodes SET public_key = $2, addrs = $3, "
@@ -198,6 +201,9 @@ static int heartbeat_txn(cpc_sql *db, void *arg) {
   if (state == CPC__NODE_OFFLINE) {
     state = back_state(a->core, passed);
     reason[0] = '\0';
+    rc = cpc__orch_node_return_txn(a->core, a->peer_id, a->now);
+    if (rc != 0)
+      return rc;
   }
   rc = cpc__q_run(db, NULL,
                   "UPDATE nodes SET used_bytes = $2, free_bytes = $3, "
@@ -221,6 +227,25 @@ int cpc__orch_node_heartbeat(cpc__orch_core *core, const char *peer_id,
   return cpc_sql_transact(core->db, heartbeat_txn, &a);
 }
 
+int cpc__orch_node_return_txn(cpc__orch_core *core, const char *peer_id,
+                              int64_t now) {
+  /* The blocks go to the repair queue so the scheduler looks at their
+   * counts soon: a copy re-made meanwhile is now one too many. */
+  int rc = cpc__q_run(core->db, NULL,
+                      "INSERT INTO repair_queue (cid, queued_at) "
+                      "SELECT cid, $2 FROM replicas WHERE node = $1 "
+                      "AND state = 2 AND lost_offline = 1 "
+                      "ON CONFLICT (cid) DO NOTHING",
+                      "si", peer_id, now);
+  if (rc == 0)
+    rc = cpc__q_run(core->db, NULL,
+                    "UPDATE replicas SET state = 1, lost_offline = 0, "
+                    "updated_at = $2 WHERE node = $1 AND state = 2 "
+                    "AND lost_offline = 1",
+                    "si", peer_id, now);
+  return rc;
+}
+
 int cpc__orch_node_retire_txn(cpc__orch_core *core, const char *peer_id,
                               int state, const char *reason, int64_t now) {
   cpc_sql *db = core->db;
@@ -235,11 +260,14 @@ int cpc__orch_node_retire_txn(cpc__orch_core *core, const char *peer_id,
                     "SELECT cid, $2 FROM replicas WHERE node = $1 "
                     "AND state IN (0, 1) ON CONFLICT (cid) DO NOTHING",
                     "si", peer_id, now);
-  if (rc == 0)
+  if (rc == 0) /* stored copies of a node that only went silent may come
+                  back with it (lost_offline) */
     rc = cpc__q_run(db, NULL,
-                    "UPDATE replicas SET state = 2, updated_at = $2 "
+                    "UPDATE replicas SET lost_offline = CASE WHEN state = 1 "
+                    "AND $3 = 1 THEN 1 ELSE 0 END, state = 2, updated_at = $2 "
                     "WHERE node = $1 AND state IN (0, 1)",
-                    "si", peer_id, now);
+                    "sii", peer_id, now,
+                    (int64_t)(state == CPC__NODE_OFFLINE));
   if (rc == 0) /* copies being deleted there cannot be reached now */
     rc = cpc__q_run(db, NULL,
                     "DELETE FROM replicas WHERE node = $1 AND state = 3", "s",

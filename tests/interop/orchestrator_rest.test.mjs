@@ -7,7 +7,7 @@
 // With CPC_TEST_PG_URL set the server runs on that PostgreSQL database.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync, existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -86,6 +86,18 @@ after(async () => {
 
 let A, B, C
 const content = {}
+
+// Direct SQL on the server's database (to stand in for nodes and their
+// confirmations): psql on PostgreSQL, the sqlite3 shell on SQLite.
+const HAVE_SQL = PG ? spawnSync('psql', ['--version']).status === 0
+  : spawnSync('sqlite3', ['-version']).status === 0
+function sql (text) {
+  const r = PG
+    ? spawnSync('psql', [PG, '-qAt', '-v', 'ON_ERROR_STOP=1'], { input: text, encoding: 'utf8' })
+    : spawnSync('sqlite3', [path.join(dir, 'orchestrator.db')], { input: '.timeout 5000\n' + text, encoding: 'utf8' })
+  assert.equal(r.status, 0, r.stderr)
+  return r.stdout.trim()
+}
 
 function reg (owner, access, name, tags, extra = {}) {
   const chunks = [0, 1, 2].map((i) => ({ cid: cidOf(randomBytes(16)), size: 1000 + i }))
@@ -245,6 +257,120 @@ test('delete: owner only, then gone', async () => {
   assert.equal((await call(null, 'GET', '/v1/content/' + cidOf(randomBytes(8)))).status, 404)
 })
 
+test('owner: more readers, replication status, listing, audit top-up, locate with providers', async () => {
+  const D = await user()
+  assert.equal((await call(D, 'POST', '/v1/users', D.identity)).status, 201)
+  const fo = reg(A, 'followers', 'for later followers', ['late'])
+  assert.equal((await call(A, 'POST', '/v1/content', { ...fo, origin: ['/ip4/127.0.0.1/tcp/4002/p2p/' + A.id] })).status, 201)
+  const keysPath = `/v1/content/${fo.content_id}/keys`
+  // D follows A afterwards; A's PDS seals the key for D.
+  assert.equal((await call(D, 'PUT', `/v1/users/${D.id}/following/${A.id}`)).status, 204)
+  let l = await call(D, 'GET', `/v1/content/${fo.content_id}/locate`)
+  assert.equal(l.status, 200)
+  assert.equal(l.body.wrapped_key, null)
+  const sk = b64(randomBytes(80))
+  assert.equal((await call(A, 'PUT', keysPath, { wrapped_keys: [{ reader: D.id, sealed_key: sk }] })).status, 204)
+  l = await call(D, 'GET', `/v1/content/${fo.content_id}/locate`)
+  assert.equal(l.body.wrapped_key, sk)
+  assert.deepEqual(l.body.origin, ['/ip4/127.0.0.1/tcp/4002/p2p/' + A.id])
+  // Replace (idempotent PUT) and the owner's own key stays.
+  const sk2 = b64(randomBytes(80))
+  assert.equal((await call(A, 'PUT', keysPath, { wrapped_keys: [{ reader: D.id, sealed_key: sk2 }] })).status, 204)
+  assert.equal((await call(D, 'GET', `/v1/content/${fo.content_id}/locate`)).body.wrapped_key, sk2)
+  assert.equal((await call(A, 'GET', `/v1/content/${fo.content_id}/locate`)).body.wrapped_key, fo.wrapped_keys[0].sealed_key)
+  // Refusals: not the owner (a follower sees it: 403; a stranger: 404), no
+  // signature, public content, bad bodies; none changes anything.
+  const one = { wrapped_keys: [{ reader: C.id, sealed_key: b64(randomBytes(80)) }] }
+  assert.equal((await call(D, 'PUT', keysPath, one)).status, 403)
+  assert.equal((await call(C, 'PUT', keysPath, one)).status, 404)
+  assert.equal((await call(null, 'PUT', keysPath, one)).status, 401)
+  assert.equal((await call(A, 'PUT', `/v1/content/${content.public.content_id}/keys`, one)).status, 400)
+  assert.equal((await call(A, 'PUT', `/v1/content/${cidOf(randomBytes(9))}/keys`, one)).status, 404)
+  for (const body of [{}, { wrapped_keys: [] }, { wrapped_keys: 'x' }, { ...one, extra: 1 },
+    { wrapped_keys: [{ reader: C.id, sealed_key: '!!' }] }, { wrapped_keys: [{ reader: 'nope', sealed_key: 'AA==' }] },
+    { wrapped_keys: [one.wrapped_keys[0], one.wrapped_keys[0]] }, '{"wrapped_keys":']) {
+    const r = await call(A, 'PUT', keysPath, body)
+    assert.equal(r.status, 400, JSON.stringify(body))
+  }
+  assert.equal((await call(C, 'GET', `/v1/content/${fo.content_id}/locate`)).status, 404, 'C still sees nothing')
+  // D unfollows: refused although a key was sealed for D.
+  assert.equal((await call(D, 'DELETE', `/v1/users/${D.id}/following/${A.id}`)).status, 204)
+  assert.equal((await call(D, 'GET', `/v1/content/${fo.content_id}/locate`)).status, 404)
+  assert.equal((await call(D, 'GET', `/v1/content/${fo.content_id}`)).status, 404)
+
+  // Replication status: nothing confirmed yet.
+  let g = await call(A, 'GET', '/v1/content/' + fo.content_id)
+  assert.equal(g.status, 200)
+  assert.deepEqual(g.body.replication, { target: 2, chunks: 3, chunks_at_target: 0, min_confirmed: 0, complete: false })
+  assert.deepEqual(g.body.chunks.map((c) => [c.index, c.cid, c.confirmed, c.pending, c.audit_tokens]),
+    fo.chunks.map((c, i) => [i, c.cid, 0, 0, 0]))
+  // Audit token top-up by the owner.
+  const tok = (cid) => ({ cid, offset: 0, length: 100, nonce: b64(randomBytes(32)), expected: b64(randomBytes(32)) })
+  const tp = `/v1/content/${fo.content_id}/audit_tokens`
+  let t = await call(A, 'POST', tp, { audit_tokens: [tok(fo.chunks[0].cid), tok(fo.chunks[0].cid), tok(fo.chunks[2].cid)] })
+  assert.equal(t.status, 200, JSON.stringify(t.body))
+  assert.deepEqual(t.body, { added: 3, audit_tokens_unused: 3 })
+  assert.equal((await call(A, 'POST', tp, { audit_tokens: [tok(content.public.chunks[0].cid)] })).status, 400, 'not a chunk of it')
+  assert.equal((await call(A, 'POST', tp, { audit_tokens: [{ ...tok(fo.chunks[0].cid), nonce: b64(randomBytes(31)) }] })).status, 400)
+  assert.equal((await call(A, 'POST', tp, { audit_tokens: [] })).status, 400)
+  assert.equal((await call(B, 'POST', tp, { audit_tokens: [tok(fo.chunks[0].cid)] })).status, 404)
+  g = await call(A, 'GET', '/v1/content/' + fo.content_id)
+  assert.deepEqual(g.body.chunks.map((c) => c.audit_tokens), [2, 0, 1])
+  const gp = await call(C, 'GET', '/v1/content/' + content.public.content_id)
+  assert.equal(gp.body.chunks[0].audit_tokens, undefined, 'only the owner sees token counts')
+
+  // The owner's listing (all of it) and what others see of it.
+  const list = async (u, q = '') => {
+    const out = []
+    let cursor = null
+    do {
+      const r = await call(u, 'GET', `/v1/content?owner=${A.id}&limit=2` + q + (cursor ? '&cursor=' + cursor : ''))
+      assert.equal(r.status, 200, JSON.stringify(r.body))
+      out.push(...r.body.items)
+      cursor = r.body.next_cursor
+    } while (cursor)
+    return out
+  }
+  const mine = await list(A)
+  assert.ok(mine.some((i) => i.content_id === fo.content_id && i.replication.target === 2 && i.replication.complete === false))
+  assert.ok(mine.some((i) => i.access_control === 'private'))
+  assert.ok((await list(C)).every((i) => i.access_control === 'public'))
+  assert.ok((await list(null)).length < mine.length)
+  assert.equal((await call(A, 'GET', '/v1/content')).status, 400)
+  assert.equal((await call(A, 'GET', '/v1/content?owner=nope')).status, 400)
+
+  // Nodes hold the chunks: locate names them with dialable addresses, the
+  // status counts confirmed (stored on active nodes) and pending replicas.
+  if (!HAVE_SQL) return
+  const n1 = '12D3KooWRBy97UB99e3J6hiPesre1MZeuNQvfan4gBziswrRJsNK'
+  const n2 = '12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo'
+  const n3 = '12D3KooWJWoaqZhDaoEFshF7Rh1bpY9ohihFhzcW6d69Lr2NASuq'
+  const x00 = PG ? "'\\x00'::bytea" : "X'00'"
+  sql(`INSERT INTO nodes (peer_id, public_key, addrs, capacity_bytes, state, commitment, registered_at, last_heartbeat) VALUES
+    ('${n1}', ${x00}, '["/ip4/10.0.0.1/tcp/4001"]', 0, 1, ${x00}, 0, ${Date.now() + 3600000}),
+    ('${n2}', ${x00}, '["/ip4/10.0.0.2/tcp/4001/p2p/${n2}", "/ip4/10.0.0.2/tcp/4002/p2p/${n1}"]', 0, 1, ${x00}, 0, ${Date.now() + 3600000}),
+    ('${n3}', ${x00}, '["/ip4/10.0.0.3/tcp/4001"]', 0, 2, ${x00}, 0, ${Date.now() + 3600000});
+    INSERT INTO replicas (cid, node, state, updated_at) VALUES
+    ('${fo.chunks[0].cid}', '${n1}', 1, 0), ('${fo.chunks[0].cid}', '${n2}', 1, 0), ('${fo.chunks[0].cid}', '${n3}', 1, 0),
+    ('${fo.chunks[1].cid}', '${n1}', 1, 0), ('${fo.chunks[1].cid}', '${n2}', 0, 0),
+    ('${fo.chunks[2].cid}', '${n3}', 1, 0);`)
+  l = await call(A, 'GET', `/v1/content/${fo.content_id}/locate`)
+  assert.equal(l.status, 200, JSON.stringify(l.body))
+  assert.deepEqual(l.body.chunks[0].providers, [
+    { peer_id: n1, addrs: ['/ip4/10.0.0.1/tcp/4001/p2p/' + n1] },
+    { peer_id: n2, addrs: ['/ip4/10.0.0.2/tcp/4001/p2p/' + n2] }].sort((a, b) => a.peer_id < b.peer_id ? -1 : 1))
+  assert.deepEqual(l.body.chunks[1].providers.map((p) => p.peer_id), [n1])
+  assert.deepEqual(l.body.chunks[2].providers, [], 'offline nodes are not named')
+  g = await call(A, 'GET', '/v1/content/' + fo.content_id)
+  assert.deepEqual(g.body.chunks.map((c) => [c.confirmed, c.pending]), [[2, 0], [1, 1], [0, 0]])
+  assert.deepEqual(g.body.replication, { target: 2, chunks: 3, chunks_at_target: 1, min_confirmed: 0, complete: false })
+  sql(`UPDATE replicas SET state = 1 WHERE node = '${n2}';
+    INSERT INTO replicas (cid, node, state, updated_at) VALUES ('${fo.chunks[2].cid}', '${n1}', 1, 0), ('${fo.chunks[2].cid}', '${n2}', 1, 0);`)
+  g = await call(A, 'GET', '/v1/content/' + fo.content_id)
+  assert.deepEqual(g.body.replication, { target: 2, chunks: 3, chunks_at_target: 3, min_confirmed: 2, complete: true })
+  assert.equal((await list(A)).find((i) => i.content_id === fo.content_id).replication.complete, true)
+})
+
 test('bad input matrix', async () => {
   const ok = reg(A, 'private', 'bad', [])
   const cases = [
@@ -298,7 +424,7 @@ test('bad input matrix', async () => {
 test('nodes, healthz, metrics, openapi', async () => {
   const n = await call(null, 'GET', '/v1/nodes')
   assert.equal(n.status, 200)
-  assert.deepEqual(n.body.items, [])
+  assert.ok(Array.isArray(n.body.items))
   assert.equal((await call(null, 'GET', '/v1/nodes/12D3KooWAbc')).status, 404)
   const h = await call(null, 'GET', '/healthz')
   assert.equal(h.status, 200)
@@ -323,14 +449,26 @@ test('nodes, healthz, metrics, openapi', async () => {
       assert.equal(code, 0, err)
     }
   }
+  // The database gauges are refreshed by the scrape (at most once a second),
+  // not only by the scheduler's tick (every 5 s).
+  const activeContent = async () => {
+    const text = await (await fetch(base + '/metrics')).text()
+    return Number(/^cpc_orchestrator_content\{state="active"\} (\d+)/m.exec(text)[1])
+  }
+  await new Promise((resolve) => setTimeout(resolve, 1100))
+  const before = await activeContent()
+  assert.equal((await call(A, 'POST', '/v1/content', reg(A, 'public', 'counted', []))).status, 201)
+  await new Promise((resolve) => setTimeout(resolve, 1100))
+  assert.equal(await activeContent(), before + 1)
   const o = await call(null, 'GET', '/v1/openapi.json')
   assert.equal(o.status, 200)
   assert.equal(o.body.openapi, '3.1.0')
   const routes = {
     '/v1/users': ['post'], '/v1/users/{peer_id}': ['get'], '/v1/users/{peer_id}/profile': ['get', 'put'],
     '/v1/users/{peer_id}/following/{other}': ['delete', 'put'], '/v1/users/{peer_id}/following': ['get'],
-    '/v1/users/{peer_id}/followers': ['get'], '/v1/content': ['post'], '/v1/content/{cid}': ['delete', 'get'],
-    '/v1/content/{cid}/locate': ['get'], '/v1/search': ['get'], '/v1/nodes': ['get'], '/v1/nodes/{peer_id}': ['get'],
+    '/v1/users/{peer_id}/followers': ['get'], '/v1/content': ['get', 'post'], '/v1/content/{cid}': ['delete', 'get'],
+    '/v1/content/{cid}/locate': ['get'], '/v1/content/{cid}/keys': ['put'],
+    '/v1/content/{cid}/audit_tokens': ['post'], '/v1/search': ['get'], '/v1/nodes': ['get'], '/v1/nodes/{peer_id}': ['get'],
     '/healthz': ['get'], '/metrics': ['get'], '/v1/openapi.json': ['get']
   }
   assert.deepEqual(Object.keys(o.body.paths).sort(), Object.keys(routes).sort())

@@ -537,11 +537,112 @@ static void test_healing_after_missed_heartbeats(void **state) {
     assert_int_equal(n, 3);
   }
   assert_int_equal(q_int(f, "SELECT count(*) FROM repair_queue", NULL), 0);
-  /* c comes back: active again, its lost copies stay lost. */
-  heartbeat_all(f, now + 1, NULL);
+  /* c comes back: active again, and the copies it held count again. */
+  heartbeat_all(f, ++now, NULL);
   assert_int_equal(node_state(f, c), CPC__NODE_ACTIVE);
+  assert_int_equal(q_int(f, "SELECT count(*) FROM replicas WHERE node = $1 AND state = 1",
+                         c->id),
+                   3);
+  assert_int_equal(q_int(f, "SELECT count(*) FROM repair_queue", NULL), 3);
+  /* d's copies are only pending: nothing is trimmed on their account. */
+  assert_int_equal(cpc__orch_tick(&f->core, ++now, &r), 0);
+  assert_int_equal(r.replicas_trimmed, 0);
+  assert_int_equal(r.replicas_placed, 0);
+  /* Once d confirms, each block has 4 stored copies for 3 wanted: one
+   * goes, with delete work for its node, and the map stays at 3. */
+  serve_all(f, ++now, NULL);
+  assert_int_equal(cpc__orch_tick(&f->core, ++now, &r), 0);
+  assert_int_equal(r.replicas_trimmed, 3);
+  assert_int_equal(r.replicas_placed, 0);
+  assert_int_equal(q_int(f, "SELECT count(*) FROM replicas WHERE state = 3", NULL), 3);
+  assert_int_equal(q_int(f, "SELECT count(*) FROM work WHERE kind = 1 AND state = 0", NULL), 3);
+  for (i = first; i < first + 3; i++) {
+    assert_int_equal(live_replicas(f, f->blocks[i].cid), 3);
+    check_spread(f, i, 1, 3, 1);
+  }
+  {
+    served s = {0};
+    serve_all(f, ++now, &s);
+    assert_int_equal(s.deleted, 3);
+  }
+  assert_int_equal(q_int(f, "SELECT count(*) FROM replicas WHERE state = 3", NULL), 0);
+  assert_int_equal(cpc__orch_tick(&f->core, ++now, &r), 0);
+  assert_int_equal(r.replicas_trimmed + r.replicas_placed, 0);
   (void)a;
   (void)b;
+}
+
+static void test_surplus_trimming(void **state) {
+  fx *f = *state;
+  cpc__tick_report r;
+  fnode *n[4];
+  size_t first, k;
+  int64_t now = T0;
+  served s = {0};
+  n[0] = add_node(f, "r1", now);
+  n[1] = add_node(f, "r1", now);
+  n[2] = add_node(f, "r2", now);
+  n[3] = add_node(f, "r3", now);
+  first = add_content(f, "content-t", 4, 2, 0); /* no tokens: no audits */
+  assert_int_equal(cpc__orch_tick(&f->core, ++now, &r), 0);
+  serve_all(f, ++now, NULL);
+  assert_int_equal(live_replicas(f, f->blocks[first].cid), 4);
+  /* The owner wants 2 now: the doubled region loses a copy first, then
+   * the node with the least free space. */
+  assert_int_equal(cpc__q_run(f->db, NULL,
+                              "UPDATE content SET replicas_desired = 2", "",
+                              NULL),
+                   0);
+  {
+    cpc__node_status st;
+    assert_int_equal(cpc__orch_node_heartbeat(&f->core, n[2]->id, 0, 1000000,
+                                              now, &st),
+                     0);
+  }
+  /* An open audit protects its copy: block 0 on n[3] is under audit. */
+  assert_int_equal(cpc__q_run(f->db, NULL,
+                              "INSERT INTO audits (audit_id, node, cid, offset_, "
+                              "length, nonce, expected, state, created_at, "
+                              "deadline) VALUES (7, $1, $2, 0, 1, $3, $3, 0, 0, $4)",
+                              "ssbi", n[3]->id, f->blocks[first].cid, "x",
+                              (size_t)1, now + 100000),
+                   0);
+  assert_int_equal(cpc__orch_tick(&f->core, ++now, &r), 0);
+  assert_int_equal(r.replicas_trimmed, 4);
+  for (k = first; k < first + 2; k++) {
+    const char *cid = f->blocks[k].cid;
+    assert_int_equal(live_replicas(f, cid), 2);
+    assert_int_equal(
+        q_int(f,
+              "SELECT count(DISTINCT n.region) FROM replicas r JOIN nodes n ON "
+              "n.peer_id = r.node WHERE r.cid = $1 AND r.state = 1",
+              cid),
+        2);
+    /* n[2] (least free space, by its heartbeat) loses its copy, and one
+     * of the two r1 copies goes */
+    assert_int_equal(q_int(f,
+                           "SELECT count(*) FROM replicas r JOIN nodes n ON "
+                           "n.peer_id = r.node WHERE r.cid = $1 AND r.state = 1 "
+                           "AND n.region = 'r1'",
+                           cid),
+                     1);
+  }
+  {
+    cpc_sql_stmt *q;
+    assert_int_equal(cpc__q_prepare(f->db, &q,
+                                    "SELECT state FROM replicas WHERE node = $1 "
+                                    "AND cid = $2",
+                                    "ss", n[3]->id, f->blocks[first].cid),
+                     0);
+    assert_int_equal(cpc_sql_step(q), CPC_SQL_ROW);
+    assert_int_equal(cpc__q_col_int(q, 0, -1), CPC__REPLICA_STORED);
+    cpc_sql_finalize(q);
+  }
+  serve_all(f, ++now, &s);
+  assert_int_equal(s.deleted, 4);
+  assert_int_equal(q_int(f, "SELECT count(*) FROM replicas", NULL), 4);
+  assert_int_equal(cpc__orch_tick(&f->core, ++now, &r), 0);
+  assert_int_equal(r.replicas_trimmed + r.replicas_placed, 0);
 }
 
 static void test_audits_score_and_disqualification(void **state) {
@@ -1014,6 +1115,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_replication_and_confirmation, setup, teardown),
       cmocka_unit_test_setup_teardown(test_region_fallback_and_capacity, setup, teardown),
       cmocka_unit_test_setup_teardown(test_healing_after_missed_heartbeats, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_surplus_trimming, setup, teardown),
       cmocka_unit_test_setup_teardown(test_audits_score_and_disqualification, setup, teardown),
       cmocka_unit_test_setup_teardown(test_late_audit_fails, setup, teardown),
       cmocka_unit_test_setup_teardown(test_vetting, setup, teardown),
