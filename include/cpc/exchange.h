@@ -41,8 +41,8 @@
  *     fetch as a provider (we also answer its wants from what we already
  *     have: every fetch stores into the served block store); and, when
  *     the host runs the DHT (cpc_net_dht) and the exchange has a store,
- *     a fetch announces itself as a provider of its first CID (the swarm
- *     key: a content's manifest or root) once it holds a block of the
+ *     a fetch announces itself as a provider of its swarm key (its first
+ *     CID, or cpc_exchange_fetch_swarm_key) once it holds a block of the
  *     fetch, and looks that key's providers up at start and every
  *     swarm_lookup_ms while it runs, dialing up to max_swarm_peers of
  *     them into the fetch. Fetched blocks stay served after the fetch
@@ -194,6 +194,16 @@ int cpc_exchange_fetch_start(cpc_exchange *ex, const cpc_cid *cids, size_t n,
                              const cpc_peer_id *peers, size_t n_peers,
                              const cpc_exchange_fetch_callbacks *cb, void *ud,
                              cpc_exchange_fetch **out);
+
+/*
+ * Name the swarm of f (super-seeding; see top): the key it announces and
+ * looks up on the DHT, by default its first CID. Give the content's id
+ * when f fetches some of its chunks, so that every fetcher of the content
+ * meets, whatever it has already. key is copied. Call it before the loop
+ * runs again after cpc_exchange_fetch_start. Errors: CPC_EINVAL (NULL),
+ * CPC_ESTATE (f has started).
+ */
+int cpc_exchange_fetch_swarm_key(cpc_exchange_fetch *f, const cpc_cid *key);
 
 /* Cancel (if running: its wants are cancelled at the peers; no callback
  * fires) and free f. NULL is fine. */

@@ -445,6 +445,15 @@ int cpc_exchange_fetch_has(const cpc_exchange_fetch *f, const cpc_cid *cid) {
   return w && w->delivered;
 }
 
+int cpc_exchange_fetch_swarm_key(cpc_exchange_fetch *f, const cpc_cid *key) {
+  if (!f || !key)
+    return CPC_EINVAL;
+  if (f->started)
+    return CPC_ESTATE;
+  f->swarm_key = *key;
+  return 0;
+}
+
 int cpc__xfetch_wants(cpc_exchange_fetch *f, const cpc_cid *cid) {
   return want_find(f, cid) != NULL;
 }

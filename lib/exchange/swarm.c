@@ -7,7 +7,7 @@
  *    then: it asks us, we ask it);
  *  - with the host's DHT and a store, a fetch that holds one of its
  *    blocks announces itself as a provider of its swarm key (its first
- *    CID), and looks the key's providers up every swarm_lookup_ms while
+ *    CID unless named), and looks the key's providers up every swarm_lookup_ms while
  *    it runs, dialing those it does not have yet.
  * Only while the exchange's superseed is on.
  */

@@ -714,6 +714,8 @@ static uint64_t swarm_fetch(int superseed, const cpc_cid *cids, uint8_t **data,
     assert_int_equal(cpc_exchange_fetch_start(fx[k].ex, cids, count, &ma, 1,
                                               NULL, 0, &got_cb, &g[k], &f[k]),
                      0);
+    /* the swarm named by the last CID (as a content id would be) */
+    assert_int_equal(cpc_exchange_fetch_swarm_key(f[k], &cids[count - 1]), 0);
   }
   {
     uint64_t end = uv_now(&loop) + 60000;
@@ -731,6 +733,8 @@ static uint64_t swarm_fetch(int superseed, const cpc_cid *cids, uint8_t **data,
     assert_int_equal(g[k].rc, 0);
     assert_int_equal(g[k].blocks, count);
     assert_int_equal(g[k].bad, 0);
+    assert_int_equal(cpc_exchange_fetch_swarm_key(f[k], &cids[0]),
+                     CPC_ESTATE);
     cpc_exchange_fetch_stats_get(f[k], &fs);
     if (getenv("CPC_TEST_VERBOSE")) {
       cpc_exchange_stats_get(fx[k].ex, &st);
