@@ -74,6 +74,8 @@ struct cpc__pds_fetch {
   size_t n;
   cpc_multiaddr *addrs;
   size_t n_addrs;
+  int has_swarm;
+  cpc_cid swarm;
   cpc_exchange_fetch *f; /* loop thread only */
 };
 
@@ -152,7 +154,10 @@ static void fetch_start_job(cpc_pds *p, void *arg, int closing) {
   }
   rc = cpc_exchange_fetch_start(p->ex, f->cids, f->n, f->addrs, f->n_addrs,
                                 NULL, 0, &cb, f, &f->f);
+  if (rc == 0 && f->has_swarm)
+    rc = cpc_exchange_fetch_swarm_key(f->f, &f->swarm);
   if (rc != 0) {
+    cpc_exchange_fetch_free(f->f);
     f->f = NULL;
     fetch_finish(f, rc);
     fetch_unref(f);
@@ -172,7 +177,7 @@ static void fetch_cancel_job(cpc_pds *p, void *arg, int closing) {
 
 int cpc__pds_fetch_start(cpc_pds *p, const cpc_cid *cids, size_t n,
                          const cpc_multiaddr *addrs, size_t n_addrs,
-                         cpc__pds_fetch **out) {
+                         const cpc_cid *swarm, cpc__pds_fetch **out) {
   cpc__pds_fetch *f = calloc(1, sizeof *f);
   int rc;
   if (!f)
@@ -194,6 +199,10 @@ int cpc__pds_fetch_start(cpc_pds *p, const cpc_cid *cids, size_t n,
     memcpy(f->addrs, addrs, n_addrs * sizeof *addrs);
   f->n = n;
   f->n_addrs = n_addrs;
+  if (swarm) {
+    f->has_swarm = 1;
+    f->swarm = *swarm;
+  }
   rc = cpc__pds_loop_post(p, fetch_start_job, f);
   if (rc != 0) {
     f->refs = 1;

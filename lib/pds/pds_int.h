@@ -143,10 +143,12 @@ void cpc__pds_bridge_close(cpc_pds *p);
 /* --- fetch.c: Bitswap fetches and DHT lookups from any thread ------------- */
 
 typedef struct cpc__pds_fetch cpc__pds_fetch;
-/* Start fetching cids[0..n) from addrs[0..n_addrs) (both copied). */
+/* Start fetching cids[0..n) from addrs[0..n_addrs) (both copied). swarm
+ * (may be NULL; copied): the content the cids belong to, so that every
+ * reader of it meets in one super-seeding swarm (cpc_exchange_fetch_swarm_key). */
 int cpc__pds_fetch_start(cpc_pds *p, const cpc_cid *cids, size_t n,
                          const cpc_multiaddr *addrs, size_t n_addrs,
-                         cpc__pds_fetch **out);
+                         const cpc_cid *swarm, cpc__pds_fetch **out);
 /* Wait until cid is in the block store, the fetch ended, timeout_ms passed
  * or the PDS stops. 0 when the block is there; else the fetch's code,
  * CPC_ETIMEDOUT or CPC_ECLOSED. */

@@ -109,7 +109,8 @@ static int fetch_missing(cpc__pds_read *r, const cpc_cid *cids,
   if (k > 0 && !r->own)
     rc = cpc__pds_make_room(r->p, need);
   if (rc == 0 && k > 0)
-    rc = cpc__pds_fetch_start(r->p, want, k, r->addrs, r->n_addrs, &r->fetch);
+    rc = cpc__pds_fetch_start(r->p, want, k, r->addrs, r->n_addrs,
+                              &r->content_id, &r->fetch);
   free(want);
   return rc;
 }
@@ -250,7 +251,7 @@ static int dht_fallback(cpc__pds_read *r) {
   }
   if (rc != 0)
     return rc;
-  rc = cpc__pds_fetch_start(r->p, &r->content_id, 1, r->addrs, r->n_addrs,
+  rc = cpc__pds_fetch_start(r->p, &r->content_id, 1, r->addrs, r->n_addrs, NULL,
                             &f);
   if (rc != 0)
     return rc;
@@ -407,7 +408,7 @@ static int source(void *ctx, const cpc_cid *cid, uint8_t *buf, size_t cap,
       if (!ne)
         return CPC_ENOMEM;
       r->extra = ne;
-      rc = cpc__pds_fetch_start(r->p, cid, 1, r->addrs, r->n_addrs, &f);
+      rc = cpc__pds_fetch_start(r->p, cid, 1, r->addrs, r->n_addrs, NULL, &f);
       if (rc != 0)
         return rc;
       r->extra[r->n_extra++] = f;
