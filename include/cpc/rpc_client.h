@@ -53,7 +53,8 @@
  *
  * Threading: none. Everything runs on the loop's thread; callbacks are
  * invoked from inside the library and may call any cpc_rpc_client_*
- * function, including cpc_rpc_client_close.
+ * function, including cpc_rpc_client_close. As in any libuv program that
+ * writes to sockets, the process should ignore SIGPIPE.
  */
 #ifndef CPC_RPC_CLIENT_H
 #define CPC_RPC_CLIENT_H

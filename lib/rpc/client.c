@@ -225,6 +225,7 @@ static void maybe_finish_close(cpc_rpc_client *cl) {
 static void on_idle(uv_idle_t *h) {
   cpc_rpc_client *cl = h->data;
   cpc_rpc_client_call *call;
+  int had_deadline = 0;
   while ((call = cl->done) != NULL) {
     cl->done = call->done_next;
     if (!cl->done)
@@ -232,9 +233,13 @@ static void on_idle(uv_idle_t *h) {
     call->done_next = NULL;
     call->cb.on_done(call, call->status, call->message ? call->message : "",
                      call->ud);
+    had_deadline |= call->deadline_ms != 0;
     cpc__rpc_ccall_free(call);
   }
   uv_idle_stop(&cl->idle);
+  /* A finished call's deadline must not keep the timer (and the loop). */
+  if (had_deadline)
+    cpc__rpc_client_arm_deadline(cl);
   maybe_finish_close(cl);
 }
 

@@ -368,6 +368,8 @@ static void on_timer(uv_timer_t *t) {
     conn_teardown(c, "client closed");
     return;
   }
+  if (c->ping_sent_ms && c->last_read_ms >= c->ping_sent_ms)
+    c->ping_sent_ms = 0; /* bytes came in: the server is alive */
   if (c->ping_sent_ms) {
     if (now - c->ping_sent_ms >= ka)
       conn_teardown(c, "keepalive ping not answered");
@@ -407,17 +409,9 @@ static void on_handle_closed(uv_handle_t *h) {
   cpc__rpc_client_conn_freed(cl);
 }
 
-static void on_connect(uv_connect_t *req, int status) {
-  cpc__rpc_cconn *c = req->data;
-  char why[96];
+/* The socket is connected: start HTTP/2 (our preface and SETTINGS). */
+static void conn_connected(cpc__rpc_cconn *c) {
   int rc;
-  if (c->closed)
-    return;
-  if (status < 0) {
-    snprintf(why, sizeof why, "connect failed: %s", uv_strerror(status));
-    conn_teardown(c, why);
-    return;
-  }
   if (session_new(c) != 0) {
     conn_teardown(c, "out of memory");
     return;
@@ -429,15 +423,27 @@ static void on_connect(uv_connect_t *req, int status) {
     return;
   }
   c->last_read_ms = uv_now(c->cl->loop);
-  cpc__rpc_cconn_flush(c); /* the preface and our SETTINGS */
+  cpc__rpc_cconn_flush(c);
 }
 
-int cpc__rpc_cconn_open(cpc_rpc_client *cl) {
-  cpc__rpc_cconn *c = calloc(1, sizeof *c);
+static void on_connect(uv_connect_t *req, int status) {
+  cpc__rpc_cconn *c = req->data;
   char why[96];
-  int rc;
+  if (c->closed)
+    return;
+  if (status < 0) {
+    snprintf(why, sizeof why, "connect failed: %s", uv_strerror(status));
+    conn_teardown(c, why);
+    return;
+  }
+  conn_connected(c);
+}
+
+/* A new connection object, linked in as cl->conn, not yet connected. */
+static cpc__rpc_cconn *conn_new(cpc_rpc_client *cl) {
+  cpc__rpc_cconn *c = calloc(1, sizeof *c);
   if (!c)
-    return CPC_ENOMEM;
+    return NULL;
   c->cl = cl;
   (void)uv_tcp_init(cl->loop, &c->tcp);
   (void)uv_timer_init(cl->loop, &c->timer);
@@ -450,6 +456,15 @@ int cpc__rpc_cconn_open(cpc_rpc_client *cl) {
     cl->conns->prev = c;
   cl->conns = c;
   cl->conn = c;
+  return c;
+}
+
+int cpc__rpc_cconn_open(cpc_rpc_client *cl) {
+  cpc__rpc_cconn *c = conn_new(cl);
+  char why[96];
+  int rc;
+  if (!c)
+    return CPC_ENOMEM;
   rc = uv_tcp_connect(&c->connect_req, &c->tcp,
                       (const struct sockaddr *)&cl->addr, on_connect);
   if (rc != 0) {
@@ -458,6 +473,22 @@ int cpc__rpc_cconn_open(cpc_rpc_client *cl) {
     return 0;
   }
   (void)uv_timer_start(&c->timer, on_timer, cl->cfg.connect_timeout_ms, 0);
+  return 0;
+}
+
+int cpc__rpc_client_open_fd(cpc_rpc_client *cl, uv_os_sock_t fd) {
+  cpc__rpc_cconn *c;
+  if (!cl || cl->closing || cl->conn)
+    return CPC_ESTATE;
+  c = conn_new(cl);
+  if (!c)
+    return CPC_ENOMEM;
+  if (uv_tcp_open(&c->tcp, fd) != 0) {
+    conn_teardown(c, "bad socket");
+    return CPC_EIO;
+  }
+  (void)uv_timer_start(&c->timer, on_timer, cl->cfg.connect_timeout_ms, 0);
+  conn_connected(c);
   return 0;
 }
 

@@ -154,6 +154,12 @@ void cpc__rpc_client_pend_remove(cpc_rpc_client *cl,
  * connect that fails at once tears the new connection down (failing the
  * waiting calls) and still returns 0. */
 int cpc__rpc_cconn_open(cpc_rpc_client *cl);
+/* Run HTTP/2 over an already connected stream socket as cl->conn (for
+ * tests and fuzzing; a Unix socketpair works as well as TCP). On success
+ * fd is the connection's and closed with it; on error the caller keeps
+ * it. CPC_ESTATE if cl has a connection or is closing, CPC_ENOMEM,
+ * CPC_EIO. */
+int cpc__rpc_client_open_fd(cpc_rpc_client *cl, uv_os_sock_t fd);
 /* Write what nghttp2 has, start waiting calls, run on_writable; deferred
  * while inside nghttp2. */
 void cpc__rpc_cconn_flush(cpc__rpc_cconn *c);

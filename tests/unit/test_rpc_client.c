@@ -11,6 +11,7 @@
  * a unary call, RST_STREAM, GOAWAY, a server that stops answering PINGs.
  */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -32,6 +33,7 @@ static uv_loop_t loop;
 static cpc_rpc_server *srv;
 static uint16_t srv_port;
 static unsigned srv_cancels, srv_calls;
+static int64_t srv_remaining; /* cpc_rpc_call_remaining_ms in Hang */
 static cpc_rpc_call *srv_held;
 
 /* ---- loop helpers ----------------------------------------------------- */
@@ -216,6 +218,7 @@ static void on_hang(cpc_rpc_call *call, const uint8_t *msg, size_t len) {
   (void)len;
   srv_calls++;
   srv_held = call;
+  srv_remaining = cpc_rpc_call_remaining_ms(call);
 }
 
 static void on_hang_cancel(cpc_rpc_call *call, int reason) {
@@ -314,6 +317,11 @@ static int teardown(void **state) {
 
 /* ---- the client side --------------------------------------------------------- */
 
+static int client_closed;
+static void on_client_closed(void *ud) {
+  *(int *)ud = 1;
+}
+
 typedef struct result {
   int done, status;
   char message[256];
@@ -326,8 +334,13 @@ typedef struct result {
   char md_echo[64];      /* x-md-echo seen in on_message */
   char trailer[64];      /* x-trailer seen in on_done */
   unsigned cancel_after; /* cancel in on_message after this many */
+  cpc_rpc_client *close_client; /* closed from on_message if set */
+  cpc_rpc_client *retry_client; /* a new call from on_done if set */
+  struct result *retry;
   cpc_rpc_client_call *call;
 } result;
+
+static const cpc_rpc_client_callbacks cbs;
 
 static void on_message(cpc_rpc_client_call *call, const uint8_t *msg,
                        size_t len, void *ud) {
@@ -352,6 +365,12 @@ static void on_message(cpc_rpc_client_call *call, const uint8_t *msg,
   r->bytes += len;
   if (r->cancel_after && r->n_msgs == r->cancel_after)
     cpc_rpc_client_call_cancel(call);
+  if (r->close_client) {
+    cpc_rpc_client_close(r->close_client, on_client_closed, &client_closed);
+    r->close_client = NULL;
+    /* The call ended: nothing more is delivered, sends are refused. */
+    assert_int_equal(cpc_rpc_client_call_send(call, msg, 0), CPC_ESTATE);
+  }
 }
 
 static void on_done(cpc_rpc_client_call *call, int status, const char *message,
@@ -365,6 +384,11 @@ static void on_done(cpc_rpc_client_call *call, int status, const char *message,
   snprintf(r->message, sizeof r->message, "%s", message);
   if (v)
     snprintf(r->trailer, sizeof r->trailer, "%s", v);
+  if (r->retry_client)
+    assert_int_equal(cpc_rpc_client_unary(r->retry_client, "/t.T/Echo", NULL,
+                                          0, (const uint8_t *)"retry", 5, 0,
+                                          &cbs, r->retry, NULL),
+                     0);
 }
 
 static const cpc_rpc_client_callbacks cbs = {on_message, NULL, on_done};
@@ -372,11 +396,6 @@ static const cpc_rpc_client_callbacks cbs = {on_message, NULL, on_done};
 static void result_init(result *r) {
   memset(r, 0, sizeof *r);
   r->in_order = 1;
-}
-
-static int client_closed;
-static void on_client_closed(void *ud) {
-  *(int *)ud = 1;
 }
 
 static void client_stop(cpc_rpc_client *cl) {
@@ -711,6 +730,8 @@ static void test_deadline(void **state) {
   assert_int_equal(r.status, CPC_RPC_DEADLINE_EXCEEDED);
   assert_true(uv_now(&loop) - t0 >= 140);
   assert_true(uv_now(&loop) - t0 < 2000);
+  /* grpc-timeout went out: the server had a deadline of at most 150 ms. */
+  assert_true(srv_remaining > 0 && srv_remaining <= 150);
   /* The server learnt of it too (its own timer or our RST_STREAM). */
   while (srv_cancels < 1)
     uv_run(&loop, UV_RUN_ONCE);
@@ -747,6 +768,29 @@ static void test_cancel(void **state) {
   assert_int_equal(s.n_msgs, 10);
   while (srv_cancels < 2)
     uv_run(&loop, UV_RUN_ONCE);
+  client_stop(cl);
+}
+
+/* Keepalive PINGs on a silent call are answered: the call lives on. */
+static void test_keepalive_answered(void **state) {
+  cpc_rpc_client_config cfg;
+  cpc_rpc_client *cl;
+  result r;
+  (void)state;
+  cpc_rpc_client_config_default(&cfg);
+  cfg.keepalive_ms = 40;
+  cl = client_new("127.0.0.1", srv_port, &cfg);
+  result_init(&r);
+  assert_int_equal(cpc_rpc_client_unary(cl, "/t.T/Hang", NULL, 0,
+                                        (const uint8_t *)"x", 1, 0, &cbs, &r,
+                                        &r.call),
+                   0);
+  sleep_loop(400); /* ten periods of silence */
+  assert_false(r.done);
+  assert_int_equal(cpc_rpc_client_connected(cl), 1);
+  cpc_rpc_client_call_cancel(r.call);
+  run_until(&r.done);
+  assert_int_equal(r.status, CPC_RPC_CANCELLED);
   client_stop(cl);
 }
 
@@ -944,6 +988,36 @@ static void test_close_with_calls(void **state) {
     uv_run(&loop, UV_RUN_ONCE);
 }
 
+/* Callbacks may call the library: close the client from on_message, start
+ * a new call from on_done. */
+static void test_reentrant(void **state) {
+  cpc_rpc_client *cl = client_new("127.0.0.1", srv_port, NULL);
+  result r, retry;
+  (void)state;
+  result_init(&r);
+  result_init(&retry);
+  r.retry_client = cl;
+  r.retry = &retry;
+  assert_int_equal(cpc_rpc_client_unary(cl, "/t.T/Echo", NULL, 0,
+                                        (const uint8_t *)"fail", 4, 0, &cbs,
+                                        &r, NULL),
+                   0);
+  run_until(&retry.done);
+  assert_int_equal(r.status, CPC_RPC_FAILED_PRECONDITION);
+  assert_int_equal(retry.status, CPC_RPC_OK);
+  assert_memory_equal(retry.first, "retry", 5);
+  result_init(&r);
+  r.close_client = cl;
+  client_closed = 0;
+  start_count(cl, &r, 100000, 100);
+  run_until(&client_closed);
+  assert_true(r.done);
+  assert_int_equal(r.status, CPC_RPC_CANCELLED);
+  assert_int_equal(r.n_msgs, 1);
+  while (srv_cancels < 1)
+    uv_run(&loop, UV_RUN_ONCE);
+}
+
 /* ---- a raw fake server ------------------------------------------------------------ */
 
 enum fake_mode {
@@ -963,6 +1037,9 @@ enum fake_mode {
   FAKE_GOAWAY,         /* GOAWAY last_stream_id 0 */
   FAKE_SILENT,         /* handshake, then never a byte (keepalive) */
   FAKE_BIG_STATUS,     /* grpc-status 99, message with bad escapes */
+  FAKE_NO_SETTINGS,    /* accepts, never says a word (connect timeout) */
+  FAKE_GOAWAY_THEN_OK, /* GOAWAY last_stream_id 1, then the answer */
+  FAKE_INFORMATIONAL,  /* a 100 response before the real one */
 };
 
 typedef struct fake {
@@ -1124,6 +1201,22 @@ static void fake_answer(void) {
     put32(buf + 4, NGHTTP2_NO_ERROR);
     frame(NGHTTP2_GOAWAY, 0, 0, buf, 8);
     break;
+  case FAKE_GOAWAY_THEN_OK:
+    put32(buf, 1);
+    put32(buf + 4, NGHTTP2_NO_ERROR);
+    frame(NGHTTP2_GOAWAY, 0, 0, buf, 8);
+    grpc_headers();
+    message("ok", 2);
+    grpc_trailers("0");
+    break;
+  case FAKE_INFORMATIONAL: {
+    nghttp2_nv nv[] = {NV(":status", "100")};
+    headers(nv, 1, 0);
+    grpc_headers();
+    message("ok", 2);
+    grpc_trailers("0");
+    break;
+  }
   case FAKE_BIG_STATUS: {
     nghttp2_nv nv[] = {NV(":status", "200"),
                        NV("content-type", "application/grpc"),
@@ -1191,6 +1284,8 @@ static void fake_accept(uv_stream_t *l, int status) {
     fake_write(http, sizeof http - 1);
     return;
   }
+  if (fk.mode == FAKE_NO_SETTINGS)
+    return;
   if (fk.mode == FAKE_BAD_PREFACE) {
     frame(NGHTTP2_PING, 0, 0, ping, 8);
     return;
@@ -1243,6 +1338,9 @@ static void test_fake_server(void **state) {
       {FAKE_GOAWAY, CPC_RPC_UNAVAILABLE, NULL},
       {FAKE_SILENT, CPC_RPC_UNAVAILABLE, "keepalive"},
       {FAKE_BIG_STATUS, CPC_RPC_UNKNOWN, "50%%zz%4"},
+      {FAKE_NO_SETTINGS, CPC_RPC_UNAVAILABLE, "connect timed out"},
+      {FAKE_GOAWAY_THEN_OK, CPC_RPC_OK, NULL},
+      {FAKE_INFORMATIONAL, CPC_RPC_OK, NULL},
   };
   cpc_rpc_client_config cfg;
   cpc_rpc_client *cl;
@@ -1251,6 +1349,7 @@ static void test_fake_server(void **state) {
   (void)state;
   cpc_rpc_client_config_default(&cfg);
   cfg.keepalive_ms = 100;
+  cfg.connect_timeout_ms = 300;
   for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     fake_start(cases[i].mode);
     cl = client_new("127.0.0.1", fk.port, &cfg);
@@ -1282,13 +1381,17 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_big_messages, setup, teardown),
       cmocka_unit_test_setup_teardown(test_deadline, setup, teardown),
       cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_keepalive_answered, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_queueing, setup, teardown),
       cmocka_unit_test_setup_teardown(test_server_gone_then_reconnect, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_oversized_response, setup, teardown),
       cmocka_unit_test_setup_teardown(test_close_with_calls, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_reentrant, setup, teardown),
       cmocka_unit_test_setup_teardown(test_fake_server, setup, teardown),
   };
+  signal(SIGPIPE, SIG_IGN);
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
