@@ -1,6 +1,7 @@
 -- wrk script for bench/orchestrator.sh: GET /v1/content/{cid}/locate of a
--- random one of the N generated public contents (argument N), so requests
--- spread over the whole table instead of one hot row.
+-- random one of the generated public contents 0..N (N from the environment
+-- variable BENCH_LOCATE_N), so requests spread over the whole table
+-- instead of one hot row.
 local counter = 0
 
 function setup(thread)
@@ -9,7 +10,7 @@ function setup(thread)
 end
 
 function init(args)
-  n = tonumber(args[1])
+  n = tonumber(os.getenv("BENCH_LOCATE_N"))
   math.randomseed(seed)
 end
 

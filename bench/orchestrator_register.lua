@@ -26,24 +26,35 @@ function init(args)
   idx = 0
   created = 0
   other = 0
+  ran_out = 0
 end
 
 function request()
   idx = idx + 1
-  if idx > #reqs then idx = 1 end
+  if idx > #reqs then
+    idx = 1
+    ran_out = 1
+  end
   return reqs[idx]
 end
 
 function response(status, headers, body)
-  if status == 201 then created = created + 1 else other = other + 1 end
+  if status == 201 then
+    created = created + 1
+  else
+    other = other + 1
+    if other <= 3 and ran_out == 0 then io.stderr:write("status " .. status .. ": " .. body .. "\n") end
+  end
 end
 
 function done(summary, latency, requests)
-  local c, o = 0, 0
+  local c, o, r = 0, 0, 0
   for _, t in ipairs(threads) do
     c = c + t:get("created")
     o = o + t:get("other")
+    r = r + t:get("ran_out")
   end
-  io.write(string.format("registrations %d, other answers %d, %.0f registrations/s, p99 %.2f ms\n",
-    c, o, c / (summary.duration / 1e6), latency:percentile(99) / 1000))
+  io.write(string.format("registrations %d, other answers %d%s, %.0f registrations/s, p99 %.2f ms\n",
+    c, o, r > 0 and " (requests ran out: replays)" or "", c / (summary.duration / 1e6),
+    latency:percentile(99) / 1000))
 end

@@ -609,121 +609,135 @@ static void jt_array(cpc__jtext *t, const char *text) {
 
 /*
  * GET /v1/content/{cid}/locate: the hot read of the consumption flow, so
- * two statements (the content with its key and origin, then chunks with
- * their providers) and the answer written as text. Node addresses come
+ * one statement (the content, its chunks and their providers; one read
+ * transaction) plus, for non-public content, the follow check and the
+ * caller's sealed key; the answer is written as text. Node addresses come
  * ready to dial from registration (nodes.dial_addrs).
  */
+#define LOC_OWNER 0
+#define LOC_ACCESS 1
+#define LOC_ORIGIN 2
+#define LOC_KEY 3
+#define LOC_IDX 4
+#define LOC_CID 5
+#define LOC_SIZE 6
+#define LOC_NODE 7
+#define LOC_DIAL 8
+#define LOC_ADDRS 9
+
+/* The head of the answer, from the first row of q; for non-public
+ * content also the caller's sealed key. *ok 0: the caller may not see it. */
+static int locate_head(cpc_sql *db, cpc_sql_stmt *q, const char *cid,
+                       const char *caller, cpc__jtext *t, int *ok) {
+  char owner[CPC_PEER_ID_MAX_TEXT];
+  cpc_sql_stmt *w = NULL;
+  const char *txt = NULL;
+  const void *k = NULL;
+  size_t kl = 0, l;
+  int access, rc;
+  cpc__q_text(q, LOC_OWNER, owner, sizeof owner);
+  access = (int)cpc__q_col_int(q, LOC_ACCESS, 2);
+  if (access < 0 || access > 2)
+    access = 2;
+  rc = cpc__rest_can_read(db, owner, access, caller, ok);
+  if (rc != 0 || !*ok)
+    return rc;
+  cpc__jt_lit(t, "{\"content_id\":");
+  cpc__jt_str(t, cid);
+  cpc__jt_lit(t, ",\"access_control\":");
+  cpc__jt_str(t, ACCESS[access]);
+  cpc__jt_lit(t, ",\"origin\":");
+  cpc_sql_column_text(q, LOC_ORIGIN, &txt, &l);
+  jt_array(t, txt);
+  if (access == 0) {
+    cpc__jt_lit(t, ",\"clear_key\":");
+    if (cpc_sql_column_is_null(q, LOC_KEY) == 0 &&
+        cpc_sql_column_blob(q, LOC_KEY, &k, &kl) == 0)
+      jt_b64(t, k, kl);
+    else
+      cpc__jt_lit(t, "null");
+    return 0;
+  }
+  rc = cpc__q_prepare(db, &w,
+                      "SELECT sealed_key FROM wrapped_keys WHERE "
+                      "content_id = $1 AND reader = $2",
+                      "ss", cid, caller ? caller : "");
+  if (rc == 0)
+    rc = cpc_sql_step(w);
+  if (rc >= 0) {
+    cpc__jt_lit(t, ",\"wrapped_key\":");
+    if (rc == CPC_SQL_ROW && cpc_sql_column_blob(w, 0, &k, &kl) == 0)
+      jt_b64(t, k, kl);
+    else
+      cpc__jt_lit(t, "null");
+    rc = 0;
+  }
+  cpc_sql_finalize(w);
+  return rc;
+}
+
 static int locate(cpc_http_request *req, void *ctx) {
   cpc__rest *r = ctx;
-  char me[CPC_PEER_ID_MAX_TEXT], owner[CPC_PEER_ID_MAX_TEXT];
+  char me[CPC_PEER_ID_MAX_TEXT];
   const char *caller = cpc__rest_caller(req, me, sizeof me);
   const char *cid = cpc_http_request_param(req, "cid");
   cpc_sql *db = cpc__rest_db_get(r);
-  cpc_sql_stmt *st = NULL, *q = NULL;
+  cpc_sql_stmt *q = NULL;
   cpc__jtext t = {0};
   int64_t cur_idx = -1;
-  const void *k = NULL;
-  const char *txt = NULL;
-  size_t kl = 0, l;
-  int rc, access = 2, ok = 0, first_provider = 1;
+  const char *txt;
+  size_t l;
+  int rc, ok = 0, first_provider = 1;
 
   if (!db)
     return cpc__rest_fail(req, CPC_EIO);
-  rc = cpc__q_prepare(db, &st,
-                      "SELECT content_id, owner, access_control, origin, "
-                      "clear_key FROM content WHERE content_id = $1 AND "
-                      "state = 0",
-                      "s", cid);
-  if (rc == 0)
-    rc = cpc_sql_step(st);
-  if (rc == CPC_SQL_ROW) {
-    cpc__q_text(st, 1, owner, sizeof owner);
-    access = (int)cpc__q_col_int(st, 2, 2);
-    if (access < 0 || access > 2)
-      access = 2;
-    rc = cpc__rest_can_read(db, owner, access, caller, &ok);
-  } /* else DONE (no such content: ok stays 0) or an error */
-  if (rc >= 0 && !ok) {
-    cpc_http_respond_error(req, 404, "not_found", "no such content");
-    goto out;
-  }
-  if (rc < 0)
-    goto fail;
-  cpc__jt_lit(&t, "{\"content_id\":");
-  cpc_sql_column_text(st, 0, &txt, &l);
-  cpc__jt_str(&t, txt ? txt : "");
-  cpc__jt_lit(&t, ",\"access_control\":");
-  cpc__jt_str(&t, ACCESS[access]);
-  cpc__jt_lit(&t, ",\"origin\":");
-  txt = NULL;
-  cpc_sql_column_text(st, 3, &txt, &l);
-  jt_array(&t, txt);
-  if (access == 0) {
-    cpc__jt_lit(&t, ",\"clear_key\":");
-    if (cpc_sql_column_is_null(st, 4) == 0 &&
-        cpc_sql_column_blob(st, 4, &k, &kl) == 0)
-      jt_b64(&t, k, kl);
-    else
-      cpc__jt_lit(&t, "null");
-  } else {
-    rc = cpc__q_prepare(db, &q,
-                        "SELECT sealed_key FROM wrapped_keys WHERE "
-                        "content_id = $1 AND reader = $2",
-                        "ss", cid, caller ? caller : "");
-    if (rc == 0)
-      rc = cpc_sql_step(q);
-    if (rc < 0)
-      goto fail;
-    cpc__jt_lit(&t, ",\"wrapped_key\":");
-    if (rc == CPC_SQL_ROW && cpc_sql_column_blob(q, 0, &k, &kl) == 0)
-      jt_b64(&t, k, kl);
-    else
-      cpc__jt_lit(&t, "null");
-    cpc_sql_finalize(q);
-    q = NULL;
-  }
-  cpc_sql_finalize(st);
-  st = NULL;
-  cpc__jt_lit(&t, ",\"chunks\":[");
+  /* Every content has at least one chunk, so rows exist iff it does. */
   rc = cpc__q_prepare(
       db, &q,
-      "SELECT c.idx, c.cid, c.size, n.peer_id, n.dial_addrs, n.addrs "
-      "FROM chunks c "
+      "SELECT ct.owner, ct.access_control, ct.origin, ct.clear_key, c.idx, "
+      "c.cid, c.size, n.peer_id, n.dial_addrs, n.addrs FROM content ct "
+      "JOIN chunks c ON c.content_id = ct.content_id "
       "LEFT JOIN replicas r ON r.cid = c.cid AND r.state = 1 "
       "LEFT JOIN nodes n ON n.peer_id = r.node AND n.state = 1 "
-      "WHERE c.content_id = $1 ORDER BY c.idx, n.peer_id",
+      "WHERE ct.content_id = $1 AND ct.state = 0 ORDER BY c.idx, r.node",
       "s", cid);
   while (rc == 0 && (rc = cpc_sql_step(q)) == CPC_SQL_ROW) {
-    int64_t idx = cpc__q_col_int(q, 0, 0);
+    int64_t idx = cpc__q_col_int(q, LOC_IDX, 0);
+    if (cur_idx < 0) {
+      rc = locate_head(db, q, cid, caller, &t, &ok);
+      if (rc != 0 || !ok)
+        break;
+      cpc__jt_lit(&t, ",\"chunks\":[");
+    }
     rc = 0;
     if (idx != cur_idx) {
       cpc__jt_lit(&t, cur_idx < 0 ? "{\"index\":" : "]},{\"index\":");
       cpc__jt_int(&t, idx);
       cpc__jt_lit(&t, ",\"cid\":");
       txt = NULL;
-      cpc_sql_column_text(q, 1, &txt, &l);
+      cpc_sql_column_text(q, LOC_CID, &txt, &l);
       cpc__jt_str(&t, txt ? txt : "");
       cpc__jt_lit(&t, ",\"size\":");
-      cpc__jt_int(&t, cpc__q_col_int(q, 2, 0));
+      cpc__jt_int(&t, cpc__q_col_int(q, LOC_SIZE, 0));
       cpc__jt_lit(&t, ",\"providers\":[");
       cur_idx = idx;
       first_provider = 1;
     }
-    if (cpc_sql_column_is_null(q, 3) == 0) {
+    if (cpc_sql_column_is_null(q, LOC_NODE) == 0) {
       char node[CPC_PEER_ID_MAX_TEXT];
       const char *dial = NULL;
-      cpc__q_text(q, 3, node, sizeof node);
+      cpc__q_text(q, LOC_NODE, node, sizeof node);
       cpc__jt_lit(&t, first_provider ? "{\"peer_id\":" : ",{\"peer_id\":");
       first_provider = 0;
       cpc__jt_str(&t, node);
       cpc__jt_lit(&t, ",\"addrs\":");
-      cpc_sql_column_text(q, 4, &dial, &l);
+      cpc_sql_column_text(q, LOC_DIAL, &dial, &l);
       if (dial && dial[0] == '[') {
         cpc__jt_lit(&t, dial);
       } else { /* registered before dial_addrs existed */
         const char *addrs = NULL;
         char *made;
-        cpc_sql_column_text(q, 5, &addrs, &l);
+        cpc_sql_column_text(q, LOC_ADDRS, &addrs, &l);
         made = cpc__orch_dial_addrs(addrs, node);
         jt_array(&t, made);
         free(made);
@@ -733,7 +747,11 @@ static int locate(cpc_http_request *req, void *ctx) {
   }
   if (rc < 0)
     goto fail;
-  cpc__jt_lit(&t, cur_idx < 0 ? "]}" : "]}]}");
+  if (!ok) {
+    cpc_http_respond_error(req, 404, "not_found", "no such content");
+    goto out;
+  }
+  cpc__jt_lit(&t, "]}]}");
   if (t.oom) {
     cpc_http_respond_error(req, 500, "internal", "out of memory");
     goto out;
@@ -745,7 +763,6 @@ fail:
 out:
   cpc__jt_free(&t);
   cpc_sql_finalize(q);
-  cpc_sql_finalize(st);
   cpc__rest_db_put(r, db);
   return 0;
 }
