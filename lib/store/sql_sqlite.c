@@ -6,8 +6,7 @@
  * cleared) keyed by their SQL text, and cpc_sql_prepare of the same text
  * takes one back instead of compiling again. The process-wide memory
  * statistics of SQLite are switched off: they put one global mutex around
- * every allocation of every connection. Databases are memory-mapped (see
- * the PRAGMAs at open).
+ * every allocation of every connection.
  */
 #include <limits.h>
 #include <pthread.h>
@@ -329,12 +328,8 @@ int cpc__sql_sqlite_open(cpc_sql *db, const char *path) {
   sqlite3_extended_result_codes(h, 1);
   sqlite3_busy_timeout(h, 5000);
   /* journal_mode answers with a row; "memory" for :memory: is fine */
-  /* mmap: pages of a database larger than the page cache are read without
-   * a system call each (SQLite caps the size at its compile-time limit);
-   * a 64 MiB page cache per connection (allocated as used). */
   rc = lite_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-                     "PRAGMA foreign_keys=ON; PRAGMA mmap_size=17179869184; "
-                     "PRAGMA cache_size=-65536");
+                     "PRAGMA foreign_keys=ON");
   if (rc) {
     char *msg = db->errmsg;
     db->errmsg = NULL;
