@@ -70,6 +70,35 @@ out:
   return rc;
 }
 
+char *cpc__orch_dial_addrs(const char *addrs_json, const char *peer_id) {
+  json_t *in = json_loads(addrs_json ? addrs_json : "[]", 0, NULL);
+  json_t *out = json_array(), *v;
+  char *text = NULL, buf[1024];
+  size_t i;
+  if (!out)
+    goto done;
+  if (json_is_array(in)) {
+    json_array_foreach(in, i, v) {
+      const char *a = json_string_value(v), *p2p;
+      if (!a)
+        continue;
+      p2p = strstr(a, "/p2p/");
+      if (p2p) {
+        if (strcmp(p2p + 5, peer_id) == 0)
+          json_array_append_new(out, json_string(a));
+      } else if ((size_t)snprintf(buf, sizeof buf, "%s/p2p/%s", a, peer_id) <
+                 sizeof buf) {
+        json_array_append_new(out, json_string(buf));
+      }
+    }
+  }
+  text = json_dumps(out, JSON_COMPACT);
+done:
+  json_decref(in);
+  json_decref(out);
+  return text;
+}
+
 int cpc__commitment_verify(const uint8_t *msg, size_t len, int64_t now,
                            int64_t skew_ms, cpc__commitment *out, char *why,
                            size_t cap) {

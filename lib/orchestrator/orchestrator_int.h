@@ -183,6 +183,14 @@ int cpc__commitment_verify(const uint8_t *msg, size_t len, int64_t now,
                            int64_t skew_ms, cpc__commitment *out, char *why,
                            size_t cap);
 
+/*
+ * A node's addrs (JSON array text of multiaddrs, NULL for none) as a PDS
+ * dials them: each ends in /p2p/<peer_id> (appended to a bare transport
+ * address; an address naming another peer is dropped). Returns malloc'd
+ * JSON array text (the caller frees it) or NULL when out of memory.
+ */
+char *cpc__orch_dial_addrs(const char *addrs_json, const char *peer_id);
+
 /* The bytes a node signs for a call (docs/node-rpc.md). */
 #define CPC__RPC_SIG_CONTEXT "CPC-NODE-RPC-V1\n"
 #define CPC__COMMITMENT_CONTEXT "CPC-NODE-COMMITMENT-V1\n"

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "cpc/cid.h"
 #include "cpc/error.h"
 #include "orchestrator/orchestrator_int.h"
@@ -585,140 +587,182 @@ out:
   return 0;
 }
 
+/* Append b64 of p[0..n) as a JSON string (or null when p is NULL). */
+static void jt_b64(cpc__jtext *t, const void *p, size_t n) {
+  char buf[4 * (MAX_SEALED / 3 + 2) + 8];
+  if (!p || sodium_base64_encoded_len(n, sodium_base64_VARIANT_ORIGINAL) >
+                sizeof buf) {
+    cpc__jt_lit(t, "null");
+    return;
+  }
+  sodium_bin2base64(buf, sizeof buf, p, n, sodium_base64_VARIANT_ORIGINAL);
+  cpc__jt_str(t, buf);
+}
+
+/* Append stored JSON array text (written by this server) or []. */
+static void jt_array(cpc__jtext *t, const char *text) {
+  if (text && text[0] == '[')
+    cpc__jt_lit(t, text);
+  else
+    cpc__jt_lit(t, "[]");
+}
+
 /*
- * A node's stored addrs (JSON array text) as multiaddrs a PDS can dial: each
- * ends in /p2p/<node> (appended when the node gave a bare transport
- * address; an address naming another peer is dropped). New array or NULL.
+ * GET /v1/content/{cid}/locate: the hot read of the consumption flow, so
+ * one statement (the content, its chunks and their providers; one read
+ * transaction) plus, for non-public content, the follow check and the
+ * caller's sealed key; the answer is written as text. Node addresses come
+ * ready to dial from registration (nodes.dial_addrs).
  */
-static json_t *dialable(const char *addrs, const char *node) {
-  json_t *in = json_loads(addrs ? addrs : "[]", 0, NULL), *out = json_array();
-  json_t *v;
-  size_t i;
-  char buf[MAX_ADDR + 8 + CPC_PEER_ID_MAX_TEXT];
-  if (!out || !json_is_array(in)) {
-    json_decref(in);
-    return out;
+#define LOC_OWNER 0
+#define LOC_ACCESS 1
+#define LOC_ORIGIN 2
+#define LOC_KEY 3
+#define LOC_IDX 4
+#define LOC_CID 5
+#define LOC_SIZE 6
+#define LOC_NODE 7
+#define LOC_DIAL 8
+#define LOC_ADDRS 9
+
+/* The head of the answer, from the first row of q; for non-public
+ * content also the caller's sealed key. *ok 0: the caller may not see it. */
+static int locate_head(cpc_sql *db, cpc_sql_stmt *q, const char *cid,
+                       const char *caller, cpc__jtext *t, int *ok) {
+  char owner[CPC_PEER_ID_MAX_TEXT];
+  cpc_sql_stmt *w = NULL;
+  const char *txt = NULL;
+  const void *k = NULL;
+  size_t kl = 0, l;
+  int access, rc;
+  cpc__q_text(q, LOC_OWNER, owner, sizeof owner);
+  access = (int)cpc__q_col_int(q, LOC_ACCESS, 2);
+  if (access < 0 || access > 2)
+    access = 2;
+  rc = cpc__rest_can_read(db, owner, access, caller, ok);
+  if (rc != 0 || !*ok)
+    return rc;
+  cpc__jt_lit(t, "{\"content_id\":");
+  cpc__jt_str(t, cid);
+  cpc__jt_lit(t, ",\"access_control\":");
+  cpc__jt_str(t, ACCESS[access]);
+  cpc__jt_lit(t, ",\"origin\":");
+  cpc_sql_column_text(q, LOC_ORIGIN, &txt, &l);
+  jt_array(t, txt);
+  if (access == 0) {
+    cpc__jt_lit(t, ",\"clear_key\":");
+    if (cpc_sql_column_is_null(q, LOC_KEY) == 0 &&
+        cpc_sql_column_blob(q, LOC_KEY, &k, &kl) == 0)
+      jt_b64(t, k, kl);
+    else
+      cpc__jt_lit(t, "null");
+    return 0;
   }
-  json_array_foreach(in, i, v) {
-    const char *a = json_string_value(v), *p2p;
-    if (!a)
-      continue;
-    p2p = strstr(a, "/p2p/");
-    if (p2p) {
-      if (strcmp(p2p + 5, node) == 0)
-        json_array_append_new(out, json_string(a));
-    } else if ((size_t)snprintf(buf, sizeof buf, "%s/p2p/%s", a, node) <
-               sizeof buf) {
-      json_array_append_new(out, json_string(buf));
-    }
+  rc = cpc__q_prepare(db, &w,
+                      "SELECT sealed_key FROM wrapped_keys WHERE "
+                      "content_id = $1 AND reader = $2",
+                      "ss", cid, caller ? caller : "");
+  if (rc == 0)
+    rc = cpc_sql_step(w);
+  if (rc >= 0) {
+    cpc__jt_lit(t, ",\"wrapped_key\":");
+    if (rc == CPC_SQL_ROW && cpc_sql_column_blob(w, 0, &k, &kl) == 0)
+      jt_b64(t, k, kl);
+    else
+      cpc__jt_lit(t, "null");
+    rc = 0;
   }
-  json_decref(in);
-  return out;
+  cpc_sql_finalize(w);
+  return rc;
 }
 
 static int locate(cpc_http_request *req, void *ctx) {
   cpc__rest *r = ctx;
-  char me[CPC_PEER_ID_MAX_TEXT], id[CPC__MAX_CID_TEXT + 1];
+  char me[CPC_PEER_ID_MAX_TEXT];
   const char *caller = cpc__rest_caller(req, me, sizeof me);
+  const char *cid = cpc_http_request_param(req, "cid");
   cpc_sql *db = cpc__rest_db_get(r);
-  cpc_sql_stmt *st = NULL, *q = NULL;
-  json_t *j = NULL, *chunks, *cur = NULL;
+  cpc_sql_stmt *q = NULL;
+  cpc__jtext t = {0};
   int64_t cur_idx = -1;
-  const void *k = NULL;
-  size_t kl = 0;
-  int rc, access;
+  const char *txt;
+  size_t l;
+  int rc, ok = 0, first_provider = 1;
 
   if (!db)
     return cpc__rest_fail(req, CPC_EIO);
-  if (cpc__rest_load_visible(req, db, caller, &st) != 0)
-    goto out;
-  cpc__q_text(st, 0, id, sizeof id);
-  access = (int)cpc__q_col_int(st, 5, 2);
-  j = json_pack("{s:s, s:s}", "content_id", id, "access_control",
-                ACCESS[access]);
-  chunks = json_array();
-  json_object_set_new(j, "chunks", chunks);
+  /* Every content has at least one chunk, so rows exist iff it does. */
   rc = cpc__q_prepare(
       db, &q,
-      "SELECT c.idx, c.cid, c.size, n.peer_id, n.addrs FROM chunks c "
+      "SELECT ct.owner, ct.access_control, ct.origin, ct.clear_key, c.idx, "
+      "c.cid, c.size, n.peer_id, n.dial_addrs, n.addrs FROM content ct "
+      "JOIN chunks c ON c.content_id = ct.content_id "
       "LEFT JOIN replicas r ON r.cid = c.cid AND r.state = 1 "
       "LEFT JOIN nodes n ON n.peer_id = r.node AND n.state = 1 "
-      "WHERE c.content_id = $1 ORDER BY c.idx, n.peer_id",
-      "s", id);
+      "WHERE ct.content_id = $1 AND ct.state = 0 ORDER BY c.idx, r.node",
+      "s", cid);
   while (rc == 0 && (rc = cpc_sql_step(q)) == CPC_SQL_ROW) {
-    int64_t idx = cpc__q_col_int(q, 0, 0);
-    char c[CPC__MAX_CID_TEXT + 1], node[CPC_PEER_ID_MAX_TEXT];
+    int64_t idx = cpc__q_col_int(q, LOC_IDX, 0);
+    if (cur_idx < 0) {
+      rc = locate_head(db, q, cid, caller, &t, &ok);
+      if (rc != 0 || !ok)
+        break;
+      cpc__jt_lit(&t, ",\"chunks\":[");
+    }
     rc = 0;
     if (idx != cur_idx) {
-      cpc__q_text(q, 1, c, sizeof c);
-      cur = json_pack("{s:I, s:s, s:I, s:[]}", "index", (json_int_t)idx, "cid",
-                      c, "size", (json_int_t)cpc__q_col_int(q, 2, 0),
-                      "providers");
-      json_array_append_new(chunks, cur);
+      cpc__jt_lit(&t, cur_idx < 0 ? "{\"index\":" : "]},{\"index\":");
+      cpc__jt_int(&t, idx);
+      cpc__jt_lit(&t, ",\"cid\":");
+      txt = NULL;
+      cpc_sql_column_text(q, LOC_CID, &txt, &l);
+      cpc__jt_str(&t, txt ? txt : "");
+      cpc__jt_lit(&t, ",\"size\":");
+      cpc__jt_int(&t, cpc__q_col_int(q, LOC_SIZE, 0));
+      cpc__jt_lit(&t, ",\"providers\":[");
       cur_idx = idx;
+      first_provider = 1;
     }
-    if (cpc_sql_column_is_null(q, 3) == 0) {
-      const char *addrs = "[]";
-      size_t l;
-      json_t *a;
-      cpc__q_text(q, 3, node, sizeof node);
-      cpc_sql_column_text(q, 4, &addrs, &l);
-      a = dialable(addrs, node);
-      json_array_append_new(json_object_get(cur, "providers"),
-                            json_pack("{s:s, s:o}", "peer_id", node, "addrs",
-                                      a ? a : json_array()));
+    if (cpc_sql_column_is_null(q, LOC_NODE) == 0) {
+      char node[CPC_PEER_ID_MAX_TEXT];
+      const char *dial = NULL;
+      cpc__q_text(q, LOC_NODE, node, sizeof node);
+      cpc__jt_lit(&t, first_provider ? "{\"peer_id\":" : ",{\"peer_id\":");
+      first_provider = 0;
+      cpc__jt_str(&t, node);
+      cpc__jt_lit(&t, ",\"addrs\":");
+      cpc_sql_column_text(q, LOC_DIAL, &dial, &l);
+      if (dial && dial[0] == '[') {
+        cpc__jt_lit(&t, dial);
+      } else { /* registered before dial_addrs existed */
+        const char *addrs = NULL;
+        char *made;
+        cpc_sql_column_text(q, LOC_ADDRS, &addrs, &l);
+        made = cpc__orch_dial_addrs(addrs, node);
+        jt_array(&t, made);
+        free(made);
+      }
+      cpc__jt_lit(&t, "}");
     }
   }
   if (rc < 0)
     goto fail;
-  cpc_sql_finalize(q);
-  q = NULL;
-  rc = cpc__q_prepare(db, &q, "SELECT origin FROM content WHERE content_id = $1",
-                      "s", id);
-  if (rc == 0 && (rc = cpc_sql_step(q)) == CPC_SQL_ROW) {
-    const char *o = NULL;
-    size_t l;
-    json_t *a;
-    rc = 0;
-    cpc_sql_column_text(q, 0, &o, &l);
-    a = json_loads(o ? o : "[]", 0, NULL);
-    json_object_set_new(j, "origin", json_is_array(a) ? a : json_array());
-    if (!json_is_array(a))
-      json_decref(a);
+  if (!ok) {
+    cpc_http_respond_error(req, 404, "not_found", "no such content");
+    goto out;
   }
-  if (rc < 0)
-    goto fail;
-  cpc_sql_finalize(q);
-  q = NULL;
-  if (access == 0) {
-    rc = cpc__q_prepare(db, &q,
-                        "SELECT clear_key FROM content WHERE content_id = $1",
-                        "s", id);
-  } else {
-    rc = cpc__q_prepare(db, &q,
-                        "SELECT sealed_key FROM wrapped_keys WHERE "
-                        "content_id = $1 AND reader = $2",
-                        "ss", id, caller ? caller : "");
+  cpc__jt_lit(&t, "]}]}");
+  if (t.oom) {
+    cpc_http_respond_error(req, 500, "internal", "out of memory");
+    goto out;
   }
-  if (rc == 0)
-    rc = cpc_sql_step(q);
-  if (rc < 0)
-    goto fail;
-  if (rc == CPC_SQL_ROW && cpc_sql_column_blob(q, 0, &k, &kl) == 0)
-    json_object_set_new(j, access == 0 ? "clear_key" : "wrapped_key",
-                        cpc__rest_b64(k, kl));
-  else
-    json_object_set_new(j, access == 0 ? "clear_key" : "wrapped_key",
-                        json_null());
-  cpc_http_respond_json(req, 200, j);
-  j = NULL;
+  cpc_http_respond(req, 200, "application/json", t.p, t.len);
   goto out;
 fail:
   cpc__rest_fail(req, rc);
 out:
-  json_decref(j);
+  cpc__jt_free(&t);
   cpc_sql_finalize(q);
-  cpc_sql_finalize(st);
   cpc__rest_db_put(r, db);
   return 0;
 }

@@ -125,6 +125,27 @@ int cpc__rest_check_tokens(cpc_http_request *req, json_t *a, json_t *chunks);
 int cpc__rest_replication(cpc_sql *db, const char *content_id, int64_t target,
                           int with_tokens, json_t **out, json_t **per_chunk);
 
+/* ---- json_text.c: JSON written into a buffer (hot answers) ---------- */
+
+/* Zero-initialise; p is NUL-terminated text of len bytes once anything
+ * was written. After a failed allocation oom is set and writes stop. */
+typedef struct cpc__jtext {
+  char *p;
+  size_t len, cap;
+  int oom;
+} cpc__jtext;
+
+/* Append n bytes of s as they are (s must be valid JSON in context). */
+void cpc__jt_raw(cpc__jtext *t, const char *s, size_t n);
+/* Append the NUL-terminated text s as it is. */
+void cpc__jt_lit(cpc__jtext *t, const char *s);
+/* Append s (UTF-8, NUL-terminated) as a quoted, escaped JSON string. */
+void cpc__jt_str(cpc__jtext *t, const char *s);
+/* Append v as a JSON number. */
+void cpc__jt_int(cpc__jtext *t, int64_t v);
+/* Free the buffer and zero t. */
+void cpc__jt_free(cpc__jtext *t);
+
 /* Route registration, one function per resource file. */
 int cpc__rest_users_routes(cpc_http_router *rt, cpc__rest *r);
 int cpc__rest_follows_routes(cpc_http_router *rt, cpc__rest *r);

@@ -194,6 +194,7 @@ typedef struct block_plan {
   const char *cid;
   int64_t now;
   int vetting_node; /* index into nodes for a vetting extra, else -1 */
+  int from_queue;   /* the block came from the repair queue */
   /* results (applied to nodes after commit) */
   size_t chosen[16];
   size_t n_chosen;
@@ -501,7 +502,9 @@ static int block_txn(cpc_sql *db, void *arg) {
     p->size = size;
   }
 out:
-  if (rc == 0 && p->vetting_node < 0) {
+  /* Only queued blocks touch the queue: a sweep over blocks that need
+   * nothing then writes nothing (no WAL growth on SQLite). */
+  if (rc == 0 && p->vetting_node < 0 && p->from_queue) {
     if (p->dequeue)
       rc = cpc__q_run(db, NULL, "DELETE FROM repair_queue WHERE cid = $1",
                       "s", p->cid);
@@ -520,8 +523,8 @@ out:
 /* Place what block cid lacks, trim what it has too much of; count the
  * replicas placed and (trimmed may be NULL) trimmed. */
 static int fix_block(cpc__orch_core *core, node_table *t, const char *cid,
-                     int vetting_node, int64_t now, size_t *placed,
-                     size_t *trimmed) {
+                     int vetting_node, int from_queue, int64_t now,
+                     size_t *placed, size_t *trimmed) {
   block_plan p;
   size_t i;
   int rc;
@@ -531,6 +534,7 @@ static int fix_block(cpc__orch_core *core, node_table *t, const char *cid,
   p.cid = cid;
   p.now = now;
   p.vetting_node = vetting_node;
+  p.from_queue = from_queue;
   rc = cpc_sql_transact(core->db, block_txn, &p);
   if (rc != 0)
     return rc;
@@ -604,7 +608,7 @@ static int place_vetting(cpc__orch_core *core, node_table *t, int64_t now,
       rc = 0;
     }
     for (k = 0; k < n && rc == 0; k++)
-      rc = fix_block(core, t, cids[k], (int)i, now, placed, NULL);
+      rc = fix_block(core, t, cids[k], (int)i, 0, now, placed, NULL);
   }
   free(cids);
   return rc;
@@ -631,7 +635,7 @@ int cpc__orch_sched_replicate(cpc__orch_core *core, int64_t now,
                  "LIMIT $1",
                  NULL, cap, cids, &n);
   for (i = 0; i < n && rc == 0; i++)
-    rc = fix_block(core, &t, cids[i], -1, now, placed, trimmed);
+    rc = fix_block(core, &t, cids[i], -1, 1, now, placed, trimmed);
   /* 2. The sweep over every block of active content, a batch per tick,
    * which finds new content and anything the queue missed. */
   if (rc == 0)
@@ -642,7 +646,7 @@ int cpc__orch_sched_replicate(cpc__orch_core *core, int64_t now,
                    core->sweep_cursor, cap, cids, &n);
   if (rc == 0) {
     for (i = 0; i < n && rc == 0; i++)
-      rc = fix_block(core, &t, cids[i], -1, now, placed, trimmed);
+      rc = fix_block(core, &t, cids[i], -1, 0, now, placed, trimmed);
     if (rc == 0) {
       if (n < cap)
         core->sweep_cursor[0] = '\0'; /* wrap around */

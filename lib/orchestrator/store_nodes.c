@@ -5,6 +5,7 @@
  * its replicas, work and audits.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cpc/error.h"
@@ -58,6 +59,7 @@ static int register_txn(cpc_sql *db, void *arg) {
   register_args *a = arg;
   const cpc__commitment *c = a->c;
   cpc_sql_stmt *st = NULL;
+  char *dial = NULL;
   char reason[CPC__MAX_REASON];
   int64_t state = -1, passed = 0;
   int rc;
@@ -85,7 +87,9 @@ static int register_txn(cpc_sql *db, void *arg) {
     return rc;
   }
   cpc_sql_finalize(st);
-
+  dial = cpc__orch_dial_addrs(c->addrs_json, c->peer_id);
+  if (!dial)
+    return CPC_ENOMEM;
   if (state < 0) {
     state = a->core->sched.vetting_audits == 0 ? CPC__NODE_ACTIVE
                                                : CPC__NODE_VETTING;
@@ -93,30 +97,34 @@ static int register_txn(cpc_sql *db, void *arg) {
     rc = cpc__q_run(db, NULL,
                     "INSERT INTO nodes (peer_id, public_key, addrs, "
                     "capacity_bytes, bandwidth_bps, region, state, "
-                    "state_reason, commitment, registered_at, last_heartbeat) "
-                    "VALUES ($1, $2, $3, $4, $5, $6, $7, '', $8, $9, $9)",
-                    "sbsiisibi", c->peer_id, c->key_pb, c->key_pb_len,
+                    "state_reason, commitment, registered_at, last_heartbeat, "
+                    "dial_addrs) "
+                    "VALUES ($1, $2, $3, $4, $5, $6, $7, '', $8, $9, $9, $10)",
+                    "sbsiisibis", c->peer_id, c->key_pb, c->key_pb_len,
                     c->addrs_json, (int64_t)c->capacity_bytes,
                     (int64_t)c->bandwidth_bps, c->region, state, a->pb,
-                    a->pb_len, a->now);
+                    a->pb_len, a->now, dial);
   } else {
     if (state == CPC__NODE_OFFLINE) {
       state = back_state(a->core, passed);
       reason[0] = '\0';
       rc = cpc__orch_node_return_txn(a->core, c->peer_id, a->now);
-      if (rc != 0)
+      if (rc != 0) {
+        free(dial);
         return rc;
+      }
     }
     rc = cpc__q_run(db, NULL,
                     "UPDATE nodes SET public_key = $2, addrs = $3, "
                     "capacity_bytes = $4, bandwidth_bps = $5, region = $6, "
                     "state = $7, state_reason = $8, commitment = $9, "
-                    "last_heartbeat = $10 WHERE peer_id = $1",
-                    "sbsiisisbi", c->peer_id, c->key_pb, c->key_pb_len,
+                    "last_heartbeat = $10, dial_addrs = $11 WHERE peer_id = $1",
+                    "sbsiisisbis", c->peer_id, c->key_pb, c->key_pb_len,
                     c->addrs_json, (int64_t)c->capacity_bytes,
                     (int64_t)c->bandwidth_bps, c->region, state, reason, a->pb,
-                    a->pb_len, a->now);
+                    a->pb_len, a->now, dial);
   }
+  free(dial);
   if (rc == 0)
     status_fill(a->core, a->st, (int)state, reason, passed);
   return rc;

@@ -56,6 +56,7 @@ struct cpc_sql {
   char *errmsg;          /* last failure, owned; NULL when none */
   cpc_sql_stmt *stmts;   /* open statements, for close */
   void *handle;          /* sqlite3 * or PGconn * */
+  void *engine_state;    /* the back end's own (SQLite: statement cache) */
 };
 
 struct cpc_sql_stmt {

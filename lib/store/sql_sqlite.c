@@ -1,5 +1,15 @@
-/* sql_sqlite.c: the SQLite back end of cpc/sql.h. */
+/*
+ * sql_sqlite.c: the SQLite back end of cpc/sql.h.
+ *
+ * Compiling a statement costs more than running a short one, so each
+ * connection keeps up to CACHE_MAX finished statements (reset, bindings
+ * cleared) keyed by their SQL text, and cpc_sql_prepare of the same text
+ * takes one back instead of compiling again. The process-wide memory
+ * statistics of SQLite are switched off: they put one global mutex around
+ * every allocation of every connection.
+ */
 #include <limits.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +19,86 @@
 
 #define H(db) ((sqlite3 *)(db)->handle)
 #define S(st) ((sqlite3_stmt *)(st)->handle)
+
+#define CACHE_MAX 32
+
+typedef struct cached_stmt {
+  uint64_t hash;
+  char *sql; /* owned */
+  sqlite3_stmt *s;
+} cached_stmt;
+
+/* A connection's idle statements; slot order is age (0 is the oldest). */
+typedef struct stmt_cache {
+  cached_stmt v[CACHE_MAX];
+  size_t n;
+} stmt_cache;
+
+static uint64_t sql_hash(const char *sql) {
+  uint64_t h = UINT64_C(1469598103934665603);
+  for (; *sql; sql++)
+    h = (h ^ (unsigned char)*sql) * UINT64_C(1099511628211);
+  return h;
+}
+
+/* Take an idle statement for sql out of db's cache; NULL when none. */
+static sqlite3_stmt *cache_take(cpc_sql *db, const char *sql, uint64_t h) {
+  stmt_cache *c = db->engine_state;
+  size_t i;
+  if (!c)
+    return NULL;
+  for (i = c->n; i-- > 0;) {
+    if (c->v[i].hash == h && strcmp(c->v[i].sql, sql) == 0) {
+      sqlite3_stmt *s = c->v[i].s;
+      free(c->v[i].sql);
+      memmove(&c->v[i], &c->v[i + 1], (c->n - i - 1) * sizeof c->v[0]);
+      c->n--;
+      return s;
+    }
+  }
+  return NULL;
+}
+
+/* Keep finished statement s for later (or finalize it). */
+static void cache_put(cpc_sql *db, sqlite3_stmt *s) {
+  stmt_cache *c = db->engine_state;
+  const char *sql = sqlite3_sql(s);
+  char *copy;
+  if (!c || !sql || !(copy = strdup(sql))) {
+    sqlite3_finalize(s);
+    return;
+  }
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  if (c->n == CACHE_MAX) { /* evict the oldest */
+    sqlite3_finalize(c->v[0].s);
+    free(c->v[0].sql);
+    memmove(&c->v[0], &c->v[1], (CACHE_MAX - 1) * sizeof c->v[0]);
+    c->n--;
+  }
+  c->v[c->n].hash = sql_hash(copy);
+  c->v[c->n].sql = copy;
+  c->v[c->n].s = s;
+  c->n++;
+}
+
+static void cache_free(cpc_sql *db) {
+  stmt_cache *c = db->engine_state;
+  size_t i;
+  if (!c)
+    return;
+  for (i = 0; i < c->n; i++) {
+    sqlite3_finalize(c->v[i].s);
+    free(c->v[i].sql);
+  }
+  free(c);
+  db->engine_state = NULL;
+}
+
+static void lite_global_init(void) {
+  /* Fails harmlessly (SQLITE_MISUSE) if SQLite was already initialised. */
+  (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
 
 /* Maps an (extended) SQLite result code to a CPC_E* code. */
 static int map_rc(int rc) {
@@ -51,7 +141,10 @@ static int fail(cpc_sql *db, int rc) {
   return map_rc(rc);
 }
 
-static void lite_close(cpc_sql *db) { sqlite3_close_v2(H(db)); }
+static void lite_close(cpc_sql *db) {
+  cache_free(db);
+  sqlite3_close_v2(H(db));
+}
 
 static int lite_exec(cpc_sql *db, const char *sql) {
   char *msg = NULL;
@@ -72,7 +165,14 @@ static int lite_set_lock_timeout(cpc_sql *db, uint32_t ms) {
 static int lite_prepare(cpc_sql_stmt *st, const char *sql) {
   sqlite3_stmt *s = NULL;
   const char *tail = NULL;
-  int rc = sqlite3_prepare_v2(H(st->db), sql, -1, &s, &tail);
+  uint64_t h = sql_hash(sql);
+  int rc;
+  s = cache_take(st->db, sql, h);
+  if (s) {
+    st->handle = s;
+    return 0;
+  }
+  rc = sqlite3_prepare_v2(H(st->db), sql, -1, &s, &tail);
   if (rc != SQLITE_OK)
     return fail(st->db, rc);
   if (!s) {
@@ -91,7 +191,7 @@ static int lite_prepare(cpc_sql_stmt *st, const char *sql) {
   return 0;
 }
 
-static void lite_finalize(cpc_sql_stmt *st) { sqlite3_finalize(S(st)); }
+static void lite_finalize(cpc_sql_stmt *st) { cache_put(st->db, S(st)); }
 
 static int bind_all(cpc_sql_stmt *st) {
   sqlite3_stmt *s = S(st);
@@ -206,9 +306,12 @@ static const struct cpc__sql_ops lite_ops = {
 };
 
 int cpc__sql_sqlite_open(cpc_sql *db, const char *path) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
   sqlite3 *h = NULL;
+  (void)pthread_once(&once, lite_global_init);
   db->ops = &lite_ops;
   db->engine = CPC_SQL_SQLITE;
+  db->engine_state = calloc(1, sizeof(stmt_cache)); /* NULL: no cache */
   int rc = sqlite3_open_v2(path, &h,
                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                                SQLITE_OPEN_NOMUTEX,
@@ -217,6 +320,7 @@ int cpc__sql_sqlite_open(cpc_sql *db, const char *path) {
   if (rc != SQLITE_OK) {
     cpc__sql_set_errorf(db, "cannot open SQLite database %s: %s", path,
                         h ? sqlite3_errmsg(h) : sqlite3_errstr(rc));
+    cache_free(db);
     sqlite3_close_v2(h);
     db->handle = NULL;
     return rc == SQLITE_NOMEM ? CPC_ENOMEM : CPC_EIO;
@@ -232,6 +336,7 @@ int cpc__sql_sqlite_open(cpc_sql *db, const char *path) {
     cpc__sql_set_errorf(db, "cannot set up SQLite database %s: %s", path,
                         msg ? msg : "?");
     free(msg);
+    cache_free(db);
     sqlite3_close_v2(h);
     db->handle = NULL;
     return CPC_EIO;

@@ -1007,6 +1007,81 @@ static void test_leases(void **state) {
     run_leases(b[i].url);
 }
 
+/* ---- statements used again (the SQLite back end caches them) --------------- */
+
+static void run_reuse(const char *url) {
+  cpc_sql *db = open_clean(url);
+  exec_ok(db, "CREATE TABLE t_rows (k BIGINT PRIMARY KEY, v TEXT NOT NULL)");
+  exec_ok(db, "INSERT INTO t_rows (k, v) VALUES (1, 'one'), (2, 'two'), "
+              "(3, 'three')");
+  static const char *const sel = "SELECT v FROM t_rows WHERE k = $1";
+  /* The same text again and again, with other bindings each time: each
+   * answer is its own (no binding or row left over from the last use). */
+  for (int round = 0; round < 3; round++) {
+    for (int64_t k = 1; k <= 4; k++) {
+      cpc_sql_stmt *st = prepare_ok(db, sel);
+      if (k != 2)
+        assert_int_equal(cpc_sql_bind_int64(st, 1, k), 0);
+      else /* NULL matches nothing */
+        assert_int_equal(cpc_sql_bind_null(st, 1), 0);
+      int rc = step(st, db);
+      if (k == 2 || k == 4) {
+        assert_int_equal(rc, CPC_SQL_DONE);
+      } else {
+        const char *v = NULL;
+        size_t len = 0;
+        assert_int_equal(rc, CPC_SQL_ROW);
+        assert_int_equal(cpc_sql_column_text(st, 0, &v, &len), 0);
+        assert_string_equal(v, k == 1 ? "one" : "three");
+      }
+      /* finalized in the middle of its rows on purpose */
+      cpc_sql_finalize(st);
+    }
+  }
+  /* Two open statements of the same text at once are independent. */
+  cpc_sql_stmt *a = prepare_ok(db, "SELECT k FROM t_rows ORDER BY k");
+  cpc_sql_stmt *b = prepare_ok(db, "SELECT k FROM t_rows ORDER BY k");
+  int64_t va = 0, vb = 0;
+  assert_int_equal(step(a, db), CPC_SQL_ROW);
+  assert_int_equal(step(a, db), CPC_SQL_ROW);
+  assert_int_equal(step(b, db), CPC_SQL_ROW);
+  assert_int_equal(cpc_sql_column_int64(a, 0, &va), 0);
+  assert_int_equal(cpc_sql_column_int64(b, 0, &vb), 0);
+  assert_int_equal(va, 2);
+  assert_int_equal(vb, 1);
+  cpc_sql_finalize(a);
+  cpc_sql_finalize(b);
+  /* A finished statement holds no read transaction: another connection's
+   * write is seen, and this connection can write after it. */
+  assert_int_equal(query_int(db, "SELECT count(*) FROM t_rows"), 3);
+  cpc_sql *other = open_db(url);
+  exec_ok(other, "INSERT INTO t_rows (k, v) VALUES (4, 'four')");
+  assert_int_equal(query_int(db, "SELECT count(*) FROM t_rows"), 4);
+  exec_ok(db, "INSERT INTO t_rows (k, v) VALUES (5, 'five')");
+  /* The schema changes under a kept statement: it is recompiled. */
+  exec_ok(other, "ALTER TABLE t_rows ADD COLUMN w BIGINT NOT NULL DEFAULT 7");
+  cpc_sql_stmt *st = prepare_ok(db, "SELECT * FROM t_rows WHERE k = 5");
+  assert_int_equal(step(st, db), CPC_SQL_ROW);
+  assert_int_equal(cpc_sql_column_count(st), 3);
+  cpc_sql_finalize(st);
+  /* More distinct texts than any cache holds. */
+  for (int i = 0; i < 100; i++) {
+    char sql[64];
+    snprintf(sql, sizeof sql, "SELECT %d + k FROM t_rows WHERE k = 1", i);
+    assert_int_equal(query_int(db, sql), i + 1);
+  }
+  cpc_sql_close(other);
+  cpc_sql_close(db);
+}
+
+static void test_reuse(void **state) {
+  (void)state;
+  struct backend b[2];
+  size_t n = backends(b, "reuse");
+  for (size_t i = 0; i < n; i++)
+    run_reuse(b[i].url);
+}
+
 static void remove_tmpdir(void) {
   DIR *d = opendir(tmpdir);
   if (!d)
@@ -1045,6 +1120,7 @@ int main(void) {
       cmocka_unit_test(test_migrations),
       cmocka_unit_test(test_migration_files),
       cmocka_unit_test(test_leases),
+      cmocka_unit_test(test_reuse),
   };
   int failed = cmocka_run_group_tests(tests, NULL, NULL);
   remove_tmpdir();
