@@ -94,7 +94,8 @@ typedef struct cpc_net_limits {
   size_t max_peers;            /* peer store entries (4096) */
   uint64_t upload_bps;         /* host-wide cap on bytes written to all
                                   connections per second, token bucket with
-                                  a burst of at most 1/4 s of rate (0:
+                                  a burst of at most 1/4 s of rate (now
+                                  1/10 s; handshakes count too; 0:
                                   unlimited) */
   uint64_t download_bps;       /* host-wide cap on bytes read per second
                                   (reading pauses when the bucket is empty;

@@ -66,6 +66,17 @@ grep -q '"bytes": 3000001,' "$dir/out" || fail "send output: $(cat "$dir/out")"
 expect_status 0 $cpc net send "$addr" --bytes 0
 grep -q '"bytes": 0,' "$dir/out" || fail "send output: $(cat "$dir/out")"
 expect_status 2 $cpc net send "$addr" --bytes -1
+# bandwidth caps: the sender's upload (its bucket starts empty: the whole
+# transfer stays under cap + 10%), then a listener's download (an idle
+# listener's bucket holds a burst of 1/10 s: 3 MB take at least 1.4 s)
+expect_status 2 $cpc net send "$addr" --upload-bps 5X
+expect_status 0 $cpc net send "$addr" --bytes 3000000 --upload-bps 2M
+rate=$(sed -n 's/.*"mb_per_s": \([0-9.]*\).*/\1/p' "$dir/out")
+awk -v r="$rate" 'BEGIN { exit !(r > 0 && r <= 2.2) }' || fail "--upload-bps 2M sent at $rate MB/s"
+start_listener "$dir/l2" --download-bps 2M
+expect_status 0 $cpc net send "$(head -1 "$dir/l2")" --bytes 3000000
+rate=$(sed -n 's/.*"mb_per_s": \([0-9.]*\).*/\1/p' "$dir/out")
+awk -v r="$rate" 'BEGIN { exit !(r > 0 && r <= 2.4) }' || fail "a listener with --download-bps 2M took $rate MB/s"
 
 # the wrong PeerId in the address
 other=$($cpc key new --type ed25519 --out "$dir/k2")

@@ -4,7 +4,8 @@
  * each way, half-close, reset both ways, a peer that dies mid-stream
  * (closed, and a child process SIGKILLed while it streams),
  * Ed25519 and secp256k1 identities, IPv6, a wrong expected PeerId,
- * garbage and slow-loris sockets, limits, and the identify codec.
+ * garbage and slow-loris sockets, limits, upload and download caps with
+ * the traffic counters, and the identify codec.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -484,6 +485,157 @@ static void sink_handler(cpc_net_stream *s, const char *protocol, void *ud) {
   assert_string_equal(protocol, "/test/sink/1.0.0");
   k->s = s;
   cpc_net_stream_set_callbacks(s, &sink_cbs, k);
+}
+
+/* --- bandwidth caps and traffic counters ---------------------------------- */
+
+#define CAP_BPS (8u * 1000u * 1000u)
+#define CAP_BYTES ((size_t)CAP_BPS * 3u) /* about 3 s at the cap */
+#define CAP_SAMPLES 1024
+
+/* The counters of one host, sampled every 20 ms. */
+struct meter {
+  cpc_net *net;
+  int upload; /* watch bytes_sent, else bytes_received */
+  size_t n;
+  uint64_t t_ns[CAP_SAMPLES], bytes[CAP_SAMPLES];
+};
+
+static void meter_cb(uv_timer_t *t) {
+  struct meter *m = t->data;
+  cpc_net_traffic tr;
+  if (m->n >= CAP_SAMPLES)
+    return;
+  cpc_net_traffic_get(m->net, &tr);
+  m->t_ns[m->n] = uv_hrtime();
+  m->bytes[m->n++] = m->upload ? tr.bytes_sent : tr.bytes_received;
+}
+
+struct pump {
+  size_t sent, limit;
+  int closed, status;
+};
+
+static uint8_t pump_buf[65536];
+
+static void pump_more(cpc_net_stream *s, void *ud) {
+  struct pump *p = ud;
+  while (p->sent < p->limit) {
+    size_t n = p->limit - p->sent;
+    int rc;
+    if (n > sizeof pump_buf)
+      n = sizeof pump_buf;
+    rc = cpc_net_stream_write(s, pump_buf, n);
+    if (rc == CPC_EAGAIN)
+      return;
+    assert_int_equal(rc, 0);
+    p->sent += n;
+  }
+  cpc_net_stream_close_write(s);
+}
+
+static void pump_close(cpc_net_stream *s, int status, void *ud) {
+  struct pump *p = ud;
+  (void)s;
+  p->closed = 1;
+  p->status = status;
+}
+
+static const cpc_net_stream_callbacks pump_cbs = {
+    .on_open = pump_more, .on_writable = pump_more, .on_close = pump_close};
+
+/*
+ * Send CAP_BYTES from b to a's sink, with the cap on b's upload (upload
+ * set) or a's download, and check the capped host's rate over every 2 s
+ * window: at most the cap + 10% (the bucket's burst of 1/10 s, a quantum
+ * and sampling jitter stay well inside that), and on the whole not far
+ * below the cap.
+ */
+static void cap_run(int upload) {
+  struct host a, b;
+  cpc_net_limits lim;
+  cpc_net_conn *c;
+  cpc_net_stream *s;
+  cpc_multiaddr ma;
+  struct sink k = {0};
+  struct pump p = {0};
+  struct meter *m = calloc(1, sizeof *m);
+  uv_timer_t timer;
+  cpc_net_traffic ta, tb;
+  double worst = 0, mean;
+  size_t first = 0;
+
+  assert_non_null(m);
+  cpc_net_limits_default(&lim);
+  if (upload)
+    lim.upload_bps = CAP_BPS;
+  else
+    lim.download_bps = CAP_BPS;
+  host_start(&a, "/ip4/127.0.0.1/tcp/0", CPC_KEY_ED25519,
+             upload ? NULL : &lim);
+  host_start(&b, NULL, CPC_KEY_ED25519, upload ? &lim : NULL);
+  assert_int_equal(cpc_net_handle(a.net, "/test/sink/1.0.0", sink_handler, &k),
+                   0);
+  ma = host_addr(&a);
+  c = dial(&b, &ma);
+  m->net = upload ? b.net : a.net;
+  m->upload = upload;
+  uv_timer_init(&loop, &timer);
+  timer.data = m;
+  meter_cb(&timer);
+  uv_timer_start(&timer, meter_cb, 20, 20);
+  p.limit = CAP_BYTES;
+  assert_int_equal(
+      cpc_net_stream_open(c, "/test/sink/1.0.0", &pump_cbs, &p, &s), 0);
+  for (int i = 0; i < 3000 && k.got < CAP_BYTES; i++)
+    run_ms(10);
+  meter_cb(&timer);
+  uv_close((uv_handle_t *)&timer, NULL);
+  assert_int_equal(k.got, CAP_BYTES);
+  assert_true(m->n > 50 && m->n < CAP_SAMPLES);
+
+  /* every window of (at least) 2 s that starts within the transfer */
+  for (size_t i = 0; i < m->n; i++) {
+    size_t j = i;
+    while (j < m->n && m->t_ns[j] - m->t_ns[i] < 2000000000u)
+      j++;
+    if (j == m->n)
+      break;
+    double r = (double)(m->bytes[j] - m->bytes[i]) * 1e9 /
+               (double)(m->t_ns[j] - m->t_ns[i]);
+    if (r > worst)
+      worst = r;
+  }
+  while (first + 1 < m->n && m->bytes[first + 1] == m->bytes[0])
+    first++; /* the last sample before data moved */
+  mean = (double)(m->bytes[m->n - 1] - m->bytes[first]) * 1e9 /
+         (double)(m->t_ns[m->n - 1] - m->t_ns[first]);
+  fprintf(stderr, "# %s cap %u B/s: busiest 2 s window %.0f B/s, mean %.0f\n",
+          upload ? "upload" : "download", CAP_BPS, worst, mean);
+  assert_true(worst > 0);
+  assert_true(worst <= 1.10 * CAP_BPS);
+  assert_true(mean >= 0.6 * CAP_BPS);
+
+  /* at rest, what one host sent is what the other received */
+  cpc_net_stream_close(s);
+  run_ms(100);
+  cpc_net_traffic_get(a.net, &ta);
+  cpc_net_traffic_get(b.net, &tb);
+  assert_int_equal(ta.connections, 1);
+  assert_int_equal(tb.connections, 1);
+  assert_true(ta.bytes_received > CAP_BYTES);
+  assert_int_equal(ta.bytes_received, tb.bytes_sent);
+  assert_int_equal(ta.bytes_sent, tb.bytes_received);
+  ping_ok(c);
+  host_stop(&b);
+  host_stop(&a);
+  free(m);
+}
+
+static void test_bandwidth_caps(void **state) {
+  (void)state;
+  cap_run(1);
+  cap_run(0);
 }
 
 static void test_reset(void **state) {
@@ -1072,6 +1224,7 @@ int main(void) {
       cmocka_unit_test(test_wrong_peer_and_backoff),
       cmocka_unit_test(test_bad_input),
       cmocka_unit_test(test_limits),
+      cmocka_unit_test(test_bandwidth_caps),
   };
   (void)closed_flag;
   return cmocka_run_group_tests(tests, setup, teardown);
