@@ -68,8 +68,10 @@ static void usage(FILE *out) {
       "  --download-bps RATE (caps on all the peer's connections together,\n"
       "  bytes per second, k/M/G multiply by 1000: 8M is 8000000; default:\n"
       "  none)\n"
-      "MULTIADDR: /ip4/A/tcp/P or /ip6/A/tcp/P, optionally /p2p/<PeerId>\n"
-      "(then the peer must prove that identity).\n");
+      "MULTIADDR: /ip4/A/tcp/P or /ip6/A/tcp/P (to listen on or dial),\n"
+      "/dns4/NAME/tcp/P, /dns6/NAME/tcp/P or /dns/NAME/tcp/P (to dial),\n"
+      "optionally followed by /p2p/<PeerId> (then the peer must prove that\n"
+      "identity).\n");
 }
 
 struct opts {
@@ -436,6 +438,8 @@ static const char *why(int rc) {
   switch (rc) {
   case CPC_ETIMEDOUT: return "timed out";
   case CPC_EIO: return "connection refused or unreachable";
+  case CPC_ENOENT:
+    return "the name does not resolve (to an address of that family)";
   case CPC_EMISMATCH: return "the peer is not the PeerId in the address";
   case CPC_EUNSUPPORTED: return "the peer does not speak the protocol";
   case CPC_ECLOSED: return "the peer closed the connection";
@@ -467,8 +471,8 @@ static int dial_target(struct app *a, cpc_net_dial_cb cb) {
   int rc = cpc_net_dial(a->net, &a->target, cb, a);
   if (rc == CPC_EUNSUPPORTED) {
     fprintf(stderr,
-            "cpc net: cannot dial %s: only /ip4|ip6/A/tcp/P[/p2p/ID] is "
-            "supported\n",
+            "cpc net: cannot dial %s: only /ip4|ip6|dns4|dns6|dns/A/tcp/P"
+            "[/p2p/ID] is supported\n",
             a->target_text);
     finish(a, 2);
     return 2;

@@ -95,12 +95,38 @@ int cpc__conn_new(cpc_net *net, int outbound, cpc_net_conn **out) {
 }
 
 void cpc__conn_fail(cpc_net_conn *c, int reason) {
+  if (c->reconnecting) { /* the reconnect's close callback finishes it */
+    if (!c->closing)
+      c->reason = reason;
+    c->closing = 1;
+    return;
+  }
   if (uv_is_closing((uv_handle_t *)&c->tcp))
     return;
   if (!c->closing)
     c->reason = reason;
   c->closing = 1;
   uv_close((uv_handle_t *)&c->tcp, close_cb);
+}
+
+static void reconnect_cb(uv_handle_t *h) {
+  cpc_net_conn *c = h->data;
+  c->reconnecting = 0;
+  uv_tcp_init(c->net->loop, &c->tcp); /* same handle count: one closed */
+  c->tcp.data = c;
+  if (c->closing || c->net->closing) {
+    c->closing = 1;
+    uv_close((uv_handle_t *)&c->tcp, close_cb);
+    return;
+  }
+  cpc__dial_next(c);
+}
+
+void cpc__conn_reconnect(cpc_net_conn *c) {
+  if (c->reconnecting || uv_is_closing((uv_handle_t *)&c->tcp))
+    return;
+  c->reconnecting = 1;
+  uv_close((uv_handle_t *)&c->tcp, reconnect_cb);
 }
 
 static void write_cb(uv_write_t *req, int status) {
@@ -564,6 +590,7 @@ static void close_cb(uv_handle_t *h) {
     cpc__backoff_result(net, c->backoff_key, c->backoff_key_len, 0);
   if (c->announced && net->ev.on_conn_close)
     net->ev.on_conn_close(net, c, reason, net->ev_ud);
+  cpc__dial_forget(c);
   free(c->mss);
   cpc_noise_session_free(c->noise);
   cpc_yamux_free(c->yamux);

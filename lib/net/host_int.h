@@ -288,6 +288,12 @@ struct cpc_net_conn {
   uint64_t t_ping; /* keep-alive ping sent and unanswered since (0: none) */
   size_t preupgrade, inflight;
   size_t y_max_output; /* yamux's output budget */
+  /* dialing a /dns* address (tcp.c): the lookup under way, the addresses
+   * it gave and the next one to try */
+  struct cpc__resolve *resolve;
+  struct addrinfo *ai, *ai_next;
+  int reconnecting; /* the socket closes, to be replaced (conn_reconnect) */
+  int dial_err;     /* why the last address failed */
 
   cpc_mss *mss;
   cpc_noise_session *noise;
@@ -317,6 +323,10 @@ void cpc__conn_start(cpc_net_conn *c);
 void cpc__conn_read_resume(cpc_net_conn *c);
 /* Fail c with reason (a CPC_E* code): close at once. */
 void cpc__conn_fail(cpc_net_conn *c, int reason);
+/* An outbound connection whose connect failed: close its socket and give
+ * it a fresh one, then call cpc__dial_next(c), unless c failed meanwhile:
+ * then it closes as cpc__conn_fail would. */
+void cpc__conn_reconnect(cpc_net_conn *c);
 void cpc__conn_mark_dirty(cpc_net_conn *c);
 /* The settle pass for one connection. */
 void cpc__conn_service(cpc_net_conn *c);
@@ -329,6 +339,10 @@ int cpc__sockaddr_to_multiaddr(const struct sockaddr_storage *ss,
                                cpc_multiaddr *ma);
 /* Dial result bookkeeping (tcp.c). */
 void cpc__backoff_result(cpc_net *net, const uint8_t *key, size_t len, int ok);
+/* Connect c to its next resolved address, or fail it (tcp.c). */
+void cpc__dial_next(cpc_net_conn *c);
+/* c is being freed: drop its name lookup and addresses (tcp.c). */
+void cpc__dial_forget(cpc_net_conn *c);
 
 /* --- streams (stream.c) -----------------------------------------------------
  */

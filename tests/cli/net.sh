@@ -25,8 +25,10 @@ expect_status 2 $cpc net frobnicate
 expect_status 2 $cpc net ping
 expect_status 2 $cpc net ping not-an-address
 expect_status 2 $cpc net ping /ip4/127.0.0.1/tcp/1 -n 0
-expect_status 2 $cpc net ping /dns4/example.com/tcp/1
-grep -q "only /ip4|ip6" "$dir/err" || fail "no hint for an unsupported address"
+expect_status 2 $cpc net ping /ip4/127.0.0.1/udp/1/quic-v1
+grep -q "only /ip4|ip6|dns4" "$dir/err" || fail "no hint for an unsupported address"
+expect_status 1 $cpc net ping /dns4/nonexistent.invalid/tcp/1 --timeout 5000
+grep -Eq "does not resolve|unreachable|timed out" "$dir/err" || fail "no clear message for a name that does not resolve: $(cat "$dir/err")"
 
 # a port nobody listens on
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -56,6 +58,7 @@ port=$(echo "$addr" | cut -d/ -f5)
 
 expect_status 0 $cpc net ping "$addr" -n 2
 [ "$(grep -cE '^[0-9]+\.[0-9]{3} ms$' "$dir/out")" = 2 ] || fail "ping output: $(cat "$dir/out")"
+expect_status 0 $cpc net ping "/dns4/localhost/tcp/$port/p2p/${addr##*/}"
 expect_status 0 $cpc net identify "$addr"
 grep -q '"agent_version": "cpc/0.1.0"' "$dir/out" || fail "identify output: $(cat "$dir/out")"
 expect_status 0 $cpc net echo "$addr" --streams 8 --bytes 100000

@@ -4,9 +4,12 @@
  * each way, half-close, reset both ways, a peer that dies mid-stream
  * (closed, and a child process SIGKILLed while it streams),
  * Ed25519 and secp256k1 identities, IPv6, a wrong expected PeerId,
+ * dialing /dns4, /dns and /dns6 names (and names that do not resolve),
  * garbage and slow-loris sockets, limits, upload and download caps with
  * the traffic counters, and the identify codec.
  */
+#include <netdb.h>
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -956,7 +959,9 @@ static void test_wrong_peer_and_backoff(void **state) {
   /* dialing ourselves is refused; so is an unsupported address */
   ma = host_addr(&a);
   assert_int_equal(cpc_net_dial(a.net, &ma, dial_cb, &d), CPC_EINVAL);
-  assert_int_equal(cpc_multiaddr_parse(&ma, "/dns4/x.example/tcp/1", 21), 0);
+  assert_int_equal(cpc_multiaddr_parse(&ma, "/dnsaddr/x.example", 18), 0);
+  assert_int_equal(cpc_net_dial(b.net, &ma, dial_cb, &d), CPC_EUNSUPPORTED);
+  assert_int_equal(cpc_multiaddr_parse(&ma, "/dns4/x.example/udp/1", 21), 0);
   assert_int_equal(cpc_net_dial(b.net, &ma, dial_cb, &d), CPC_EUNSUPPORTED);
   /* a closed port fails with CPC_EIO */
   {
@@ -978,6 +983,124 @@ static void test_wrong_peer_and_backoff(void **state) {
     assert_int_equal(d.status, CPC_EIO);
   }
   cpc_privkey_wipe(&k);
+  host_stop(&b);
+  host_stop(&a);
+}
+
+/* --- dialing names ----------------------------------------------------------
+ */
+
+/* "/<proto>/<name>/tcp/<port of h's first address>[/p2p/<id>]" parsed. */
+static cpc_multiaddr name_addr(const struct host *h, const char *proto,
+                               const char *name, int with_id) {
+  cpc_multiaddr ma = host_addr(h), out;
+  cpc_multiaddr_host hp;
+  char text[CPC_MULTIADDR_MAX_TEXT], id[128];
+  cpc_peer_id pid;
+  assert_int_equal(cpc_multiaddr_host_port(&ma, &hp), 0);
+  cpc_net_peer_id(h->net, &pid);
+  assert_int_equal(cpc_peer_id_format(&pid, id, sizeof id), 0);
+  snprintf(text, sizeof text, "/%s/%s/tcp/%u%s%s", proto, name,
+           (unsigned)hp.port, with_id ? "/p2p/" : "", with_id ? id : "");
+  assert_int_equal(cpc_multiaddr_parse(&out, text, strlen(text)), 0);
+  return out;
+}
+
+/* 1 if "localhost" resolves to ::1 here (and ::1 can be listened on). */
+static int localhost6(void) {
+  uv_getaddrinfo_t req;
+  struct addrinfo hints, *ai;
+  int found = 0;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = AF_INET6;
+  hints.ai_socktype = SOCK_STREAM;
+  if (uv_getaddrinfo(&loop, &req, NULL, "localhost", NULL, &hints) != 0)
+    return 0;
+  for (ai = req.addrinfo; ai; ai = ai->ai_next) {
+    const struct sockaddr_in6 *s6 = (const void *)ai->ai_addr;
+    if (ai->ai_family == AF_INET6 && IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr))
+      found = 1;
+  }
+  uv_freeaddrinfo(req.addrinfo);
+  return found;
+}
+
+static void test_dns_dial(void **state) {
+  struct host a, b;
+  cpc_multiaddr ma;
+  cpc_net_conn *c;
+  struct dial d = {0};
+  (void)state;
+  host_start(&a, "/ip4/127.0.0.1/tcp/0", CPC_KEY_ED25519, NULL);
+  host_start(&b, NULL, CPC_KEY_ED25519, NULL);
+  /* dns4 with the PeerId checked, then dns without it */
+  ma = name_addr(&a, "dns4", "localhost", 1);
+  c = dial(&b, &ma);
+  ping_ok(c);
+  check_identify(&b, &a, c);
+  ma = name_addr(&a, "dns", "localhost", 0);
+  c = dial(&b, &ma);
+  ping_ok(c);
+  run_echo(&b, c, 2, 100000);
+  /* a name that does not exist: CPC_ENOENT (CPC_EIO where no DNS server
+   * answers at all) */
+  assert_int_equal(
+      cpc_multiaddr_parse(&ma, "/dns4/nonexistent.invalid/tcp/1", 31), 0);
+  assert_int_equal(cpc_net_dial(b.net, &ma, dial_cb, &d), 0);
+  assert_true(run_until(&d.done, 15000));
+  fprintf(stderr, "# /dns4/nonexistent.invalid: %s\n", cpc_strerror(d.status));
+  assert_true(d.status == CPC_ENOENT || d.status == CPC_EIO);
+  assert_null(d.conn);
+  /* a resolvable name on a closed port: refused */
+  memset(&d, 0, sizeof d);
+  assert_int_equal(cpc_multiaddr_parse(&ma, "/dns4/localhost/tcp/1", 21), 0);
+  assert_int_equal(cpc_net_dial(b.net, &ma, dial_cb, &d), 0);
+  assert_true(run_until(&d.done, 5000));
+  assert_int_equal(d.status, CPC_EIO);
+  /* a lookup still under way when the host closes: the dial ends with an
+   * error and nothing leaks */
+  memset(&d, 0, sizeof d);
+  assert_int_equal(cpc_multiaddr_parse(&ma, "/dns/localhost/tcp/2", 20), 0);
+  assert_int_equal(cpc_net_dial(b.net, &ma, dial_cb, &d), 0);
+  host_stop(&b);
+  assert_true(d.done);
+  assert_true(d.status != 0);
+  host_stop(&a);
+
+  /* dns6 looks up IPv6 addresses only: an IPv4 literal has none */
+  host_start(&b, NULL, CPC_KEY_ED25519, NULL);
+  memset(&d, 0, sizeof d);
+  assert_int_equal(cpc_multiaddr_parse(&ma, "/dns6/127.0.0.1/tcp/1", 21), 0);
+  assert_int_equal(cpc_net_dial(b.net, &ma, dial_cb, &d), 0);
+  assert_true(run_until(&d.done, 5000));
+  assert_int_equal(d.status, CPC_ENOENT);
+  host_stop(&b);
+  {
+    cpc_net_builder *bl;
+    cpc_net *probe = NULL;
+    int ok, done = 0;
+    assert_int_equal(cpc_net_builder_new(&loop, &bl), 0);
+    cpc_net_builder_with_tcp(bl);
+    assert_int_equal(cpc_multiaddr_parse(&ma, "/ip6/::1/tcp/0", 14), 0);
+    cpc_net_builder_listen(bl, &ma);
+    ok = cpc_net_builder_build(bl, &probe) == 0;
+    cpc_net_builder_free(bl);
+    if (!ok) {
+      run_ms(20);
+      fprintf(stderr, "# no IPv6 loopback here: skipping /dns6\n");
+      return;
+    }
+    cpc_net_close(probe, on_closed, &done);
+    run_until(&done, 1000);
+  }
+  host_start(&a, "/ip6/::1/tcp/0", CPC_KEY_ED25519, NULL);
+  host_start(&b, NULL, CPC_KEY_ED25519, NULL);
+  /* localhost if it has ::1 here, else the literal (still looked up) */
+  if (!localhost6())
+    fprintf(stderr, "# localhost has no ::1 here: /dns6/::1 instead\n");
+  ma = name_addr(&a, "dns6", localhost6() ? "localhost" : "::1", 1);
+  c = dial(&b, &ma);
+  ping_ok(c);
   host_stop(&b);
   host_stop(&a);
 }
@@ -1222,6 +1345,7 @@ int main(void) {
       cmocka_unit_test(test_keepalive),
       cmocka_unit_test(test_secp256k1_and_ipv6),
       cmocka_unit_test(test_wrong_peer_and_backoff),
+      cmocka_unit_test(test_dns_dial),
       cmocka_unit_test(test_bad_input),
       cmocka_unit_test(test_limits),
       cmocka_unit_test(test_bandwidth_caps),
