@@ -232,15 +232,20 @@ enum flush_mode {
 /* Send yamux output through Noise. Only FLUSH_PACED waits for the upload
  * cap; the others are charged to it. */
 static int conn_flush(cpc_net_conn *c, enum flush_mode mode) {
+  size_t out_max = c->net->lim.max_conn_output;
+  size_t inflight_max =
+      CPC__NET_INFLIGHT < out_max / 2 ? CPC__NET_INFLIGHT : out_max / 2;
+  size_t chunk =
+      CPC__NET_WRITE_CHUNK < out_max / 4 ? CPC__NET_WRITE_CHUNK : out_max / 4;
   while (c->yamux && !uv_is_closing((uv_handle_t *)&c->tcp) &&
-         (mode != FLUSH_PACED || c->inflight < CPC__NET_INFLIGHT)) {
+         (mode != FLUSH_PACED || c->inflight < inflight_max)) {
     const uint8_t *p;
     size_t n = cpc_yamux_output(c->yamux, &p);
     int rc;
     if (n == 0 || (mode == FLUSH_ROOM && n <= c->y_max_output))
       break;
-    if (n > CPC__NET_WRITE_CHUNK)
-      n = CPC__NET_WRITE_CHUNK;
+    if (n > chunk)
+      n = chunk;
     if (mode == FLUSH_PACED && (n = cpc__throttle_up_allow(c, n)) == 0)
       break;
     if ((rc = write_secure(c, p, n)) != 0)
