@@ -15,7 +15,11 @@ static const char *const SECURITY[] = {CPC_NOISE_PROTOCOL_ID};
 static const char *const MUXERS[] = {CPC_YAMUX_PROTOCOL_ID};
 
 /* One socket write: the request and a copy of the bytes. Buffers of
- * CPC__NET_WBUF_CAP bytes come from and go back to the host's pool. */
+ * CPC__NET_WBUF_CAP bytes come from and go back to the host's pool; they
+ * serve every write over WREQ_SMALL bytes (a fresh allocation that large
+ * would be mapped, faulted in and zeroed by the kernel for each write). */
+#define WREQ_SMALL (64u * 1024u)
+
 struct cpc__wreq {
   uv_write_t req;
   cpc_net_conn *conn;
@@ -26,7 +30,7 @@ struct cpc__wreq {
 
 static struct cpc__wreq *wreq_new(cpc_net *net, size_t cap) {
   struct cpc__wreq *w;
-  if (cap <= CPC__NET_WBUF_CAP && cap > CPC__NET_WBUF_CAP / 2) {
+  if (cap <= CPC__NET_WBUF_CAP && cap > WREQ_SMALL) {
     net->wpool_used = 1;
     if ((w = net->wpool) != NULL) {
       net->wpool = w->next_free;
