@@ -98,14 +98,14 @@ int cpc__pds_metrics_init(cpc_pds *p) {
   return rc;
 }
 
-/* Bytes the host moved: the Bitswap service's own counters. */
+/* Bytes the libp2p host moved over TCP (every protocol, handshakes too). */
 static void traffic(cpc_pds *p, uint64_t *in, uint64_t *out) {
-  cpc_exchange_stats st;
-  memset(&st, 0, sizeof st);
-  if (p->ex)
-    cpc_exchange_stats_get(p->ex, &st);
-  *in = st.bytes_in;
-  *out = st.bytes_out;
+  cpc_net_traffic t;
+  memset(&t, 0, sizeof t);
+  if (p->net)
+    cpc_net_traffic_get(p->net, &t);
+  *in = t.bytes_received;
+  *out = t.bytes_sent;
 }
 
 void cpc__pds_metrics_tick(cpc_pds *p, double seconds) {
