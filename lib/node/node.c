@@ -311,8 +311,12 @@ int cpc_node_start(cpc_node *n, char *err, size_t cap) {
   if (cpc_node_listen_addrs(n, addrs, 16, &na) == 0)
     for (i = 0; i < na; i++)
       cpc__node_logf(n, "listening on %s", addrs[i]);
-  if (n->http)
-    cpc__node_logf(n, "metrics on http://%s/metrics", n->cfg.metrics);
+  if (n->http) {
+    const char *colon = strrchr(n->cfg.metrics, ':');
+    cpc__node_logf(n, "metrics on http://%.*s:%u/metrics",
+                   (int)(colon ? colon - n->cfg.metrics : 0), n->cfg.metrics,
+                   (unsigned)cpc_http_server_port(n->http));
+  }
   cpc__node_usage(n, &u, &blocks);
   cpc_node_format_size(u, used, sizeof used);
   cpc_node_format_size(n->cfg.capacity, capt, sizeof capt);
