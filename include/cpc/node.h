@@ -100,7 +100,8 @@ typedef struct cpc_node_config {
   uint64_t metrics_interval_ms; /* StreamMetrics sample period [10000] */
   uint64_t reconnect_min_ms;    /* first reconnect delay [500] */
   uint64_t reconnect_max_ms;    /* reconnect delay cap [30000] */
-  uint64_t fetch_timeout_ms;    /* a replication fetch gives up [60000] */
+  uint64_t fetch_timeout_ms;    /* a replication fetch gives up after
+                                   this long without a block [60000] */
   uint32_t max_fetches;         /* fetch sessions at once [8] */
   uint32_t fetch_batch;         /* blocks per fetch session [32] */
   uint32_t max_connections;     /* libp2p connections [1024] */

@@ -436,6 +436,7 @@ int cpc__session_start(cpc_node *n) {
   cpc_rpc_client_config_default(&cc);
   cc.connect_timeout_ms = 5000;
   cc.keepalive_ms = 10000;
+  cc.max_recv_message = CPC__NODE_MAX_WORK_MSG;
   rc = cpc_rpc_client_new(&n->rpc, n->loop, n->orch_host, n->orch_port, &cc);
   if (rc != 0)
     return rc;

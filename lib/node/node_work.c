@@ -237,6 +237,7 @@ static void on_fetch_block(void *ud, const cpc_cid *cid, const uint8_t *data,
   cpc_node *n = b->n;
   size_t i;
   (void)data;
+  b->deadline = cpc__node_now_ms() + n->cfg.fetch_timeout_ms; /* progress */
   for (i = 0; i < b->nw; i++) {
     cpc__work *w = b->w[i];
     if (!w || w->state != CPC__WS_FETCHING ||
@@ -733,7 +734,9 @@ static void handle(cpc_node *n, const uint8_t *msg, size_t len,
   cpc__work *w = NULL;
   const char *cid_text;
   int rc;
-  m = cpc__orchestrator__v1__work__unpack(NULL, len, msg);
+  m = len <= CPC__NODE_MAX_WORK_MSG
+          ? cpc__orchestrator__v1__work__unpack(NULL, len, msg)
+          : NULL;
   if (!m) {
     cpc__node_logf(n, "work stream: malformed Work message (%zu bytes); "
                       "ignored", len);

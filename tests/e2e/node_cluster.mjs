@@ -157,18 +157,18 @@ async function impostor (addr, victim) {
   const key = await generateKeyPair('Ed25519')
   const svc = '/cpc.orchestrator.v1.NodeService/'
   const refusals = []
-  const unary = (method, req) => new Promise((resolve) => {
+  const unary = async (method, req) => {
     const body = NodeService.service[method].requestSerialize(req)
     const ts = String(Date.now())
     const text = `CPC-NODE-RPC-V1\n${svc}${method}\n${ts}\n${Buffer.from(blake3(body)).toString('hex')}`
-    key.sign(Buffer.from(text)).then((sig) => {
-      const md = new grpc.Metadata()
-      md.set('x-cpc-node-id', victim)
-      md.set('x-cpc-timestamp', ts)
-      md.set('x-cpc-signature', Buffer.from(sig).toString('hex'))
-      client[method](req, md, (err) => resolve(err ? `${err.code} ${err.details}` : 'ACCEPTED'))
-    })
-  })
+    const sig = await key.sign(Buffer.from(text))
+    const md = new grpc.Metadata()
+    md.set('x-cpc-node-id', victim)
+    md.set('x-cpc-timestamp', ts)
+    md.set('x-cpc-signature', Buffer.from(sig).toString('hex'))
+    return new Promise((resolve) =>
+      client[method](req, md, (err) => resolve(err ? `${err.code} ${err.details}` : 'ACCEPTED')))
+  }
   refusals.push(['Heartbeat', await unary('Heartbeat', { used_bytes: '1' })])
   refusals.push(['ConfirmStorage', await unary('ConfirmStorage', { work_id: '1', cid: cidOf(Buffer.from('x')), ok: true })])
   client.close()
