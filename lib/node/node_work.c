@@ -359,11 +359,50 @@ out:
   free(addrs);
 }
 
-static void pump(cpc_node *n) {
+/* Run delete order d unless a fetch of its block is under way (then the
+ * delete waits for it); replicate orders of the block still queued fail. */
+static void run_delete(cpc_node *n, cpc__work *d) {
+  cpc_dht *dht = cpc_net_dht(n->net);
+  uint8_t mh[CPC_MH_MAX_LEN];
+  size_t mlen;
   cpc__work *w;
+  char why[160];
+  int rc;
+  for (w = n->works; w; w = w->next) {
+    if (w == d || w->kind != CPC__W_REPLICATE ||
+        !mh_equal(&w->cid.mh, &d->cid.mh))
+      continue;
+    if (w->state == CPC__WS_FETCHING)
+      return;
+    if (w->state == CPC__WS_QUEUED) {
+      snprintf(why, sizeof why, "deleted by work %" PRIu64 " meanwhile",
+               d->work_id);
+      fail_work(n, w, why);
+    }
+  }
+  rc = cpc_blockstore_delete(n->bs, &d->cid);
+  if (dht && cpc_multihash_encode(&d->cid.mh, mh, sizeof mh, &mlen) == 0)
+    (void)cpc_kad_stop_providing(cpc_dht_kad(dht), mh, mlen);
+  if (rc == 0 || rc == CPC_ENOENT) {
+    d->ok = 1;
+    d->state = CPC__WS_UNSYNCED;
+    start_sync(n);
+  } else {
+    snprintf(why, sizeof why, "delete failed: %s", cpc_strerror(rc));
+    to_confirm(n, d, 0, why);
+  }
+}
+
+static void pump(cpc_node *n) {
+  cpc__work *w, *next;
   if (n->pump_busy || n->closing || !n->ex)
     return;
   n->pump_busy = 1;
+  for (w = n->works; w; w = next) {
+    next = w->next;
+    if (w->kind == CPC__W_DELETE && w->state == CPC__WS_QUEUED)
+      run_delete(n, w);
+  }
   while (n->active_fetches < n->cfg.max_fetches) {
     for (w = n->works; w; w = w->next)
       if (w->kind == CPC__W_REPLICATE && w->state == CPC__WS_QUEUED)
@@ -793,28 +832,10 @@ static void handle(cpc_node *n, const uint8_t *msg, size_t len,
   n->works = w;
   n->n_works++;
   cpc_metrics_gauge_set(n->m.work_pending, (double)n->n_works);
-  if (w->kind == CPC__W_DELETE) {
-    cpc_dht *d = cpc_net_dht(n->net);
-    uint8_t mh[CPC_MH_MAX_LEN];
-    size_t mlen;
-    rc = cpc_blockstore_delete(n->bs, &w->cid);
-    if (d && cpc_multihash_encode(&w->cid.mh, mh, sizeof mh, &mlen) == 0)
-      (void)cpc_kad_stop_providing(cpc_dht_kad(d), mh, mlen);
-    if (rc == 0 || rc == CPC_ENOENT) {
-      w->ok = 1;
-      w->state = CPC__WS_UNSYNCED;
-      start_sync(n);
-    } else {
-      char why[128];
-      snprintf(why, sizeof why, "delete failed: %s", cpc_strerror(rc));
-      to_confirm(n, w, 0, why);
-    }
-  } else {
-    if (from_journal)
-      cpc__node_logf(n, "resuming replicate %s (work %" PRIu64 ")",
-                     w->cid_text, w->work_id);
-    pump(n);
-  }
+  if (from_journal && w->kind == CPC__W_REPLICATE)
+    cpc__node_logf(n, "resuming replicate %s (work %" PRIu64 ")", w->cid_text,
+                   w->work_id);
+  pump(n);
   confirm_all(n);
 out:
   cpc__orchestrator__v1__work__free_unpacked(m, NULL);
