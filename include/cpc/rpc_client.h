@@ -26,15 +26,24 @@
  * cpc_rpc_client_start itself). The status in on_done is the server's
  * grpc-status, or one the client derived:
  *   connect failed, connection lost, GOAWAY before the call ran  UNAVAILABLE
+ *   (also a call still waiting for a stream when GOAWAY arrives, and a
+ *   stream the server refused: REFUSED_STREAM)
  *   timeout_ms passed (also sent as grpc-timeout)          DEADLINE_EXCEEDED
- *   cpc_rpc_client_call_cancel                              CANCELLED
- *   response message over max_recv_message              RESOURCE_EXHAUSTED
+ *   cpc_rpc_client_call_cancel, cpc_rpc_client_close        CANCELLED
+ *   response message over max_recv_message,
+ *   a response header block over max_header_list        RESOURCE_EXHAUSTED
+ *   stream reset by the server: HTTP/2 code mapped as PROTOCOL-HTTP2.md
+ *   says (CANCEL: CANCELLED, REFUSED_STREAM: UNAVAILABLE,
+ *   ENHANCE_YOUR_CALM: RESOURCE_EXHAUSTED, others INTERNAL)
  *   HTTP status not 200, bad content-type, bad framing,
  *   trailers without grpc-status, unary reply without
  *   exactly one message                                          INTERNAL
  *   (non-200 HTTP statuses map as the gRPC HTTP-to-status table says.)
  * message is the decoded grpc-message (or the client's own sentence),
- * never NULL, borrowed for the duration of on_done.
+ * never NULL, borrowed for the duration of on_done. on_done is always
+ * delivered from the loop (an idle handle), never from inside another
+ * cpc_rpc_client_* function or callback; once a call has ended no
+ * on_message or on_writable follows.
  *
  * Flow control. cpc_rpc_client_call_send copies a message into the call's
  * send buffer; once it holds cfg.call_send_buffer bytes it refuses with
@@ -44,7 +53,8 @@
  *
  * Threading: none. Everything runs on the loop's thread; callbacks are
  * invoked from inside the library and may call any cpc_rpc_client_*
- * function, including cpc_rpc_client_close.
+ * function, including cpc_rpc_client_close. As in any libuv program that
+ * writes to sockets, the process should ignore SIGPIPE.
  */
 #ifndef CPC_RPC_CLIENT_H
 #define CPC_RPC_CLIENT_H
@@ -71,16 +81,20 @@ typedef struct cpc_rpc_client_config {
   size_t call_send_buffer;     /* per-call send buffer high water (256 KiB) */
   uint32_t max_header_list;    /* response header bytes accepted (16 KiB) */
   uint64_t keepalive_ms;       /* HTTP/2 PING when the connection has been
-                                  silent this long; no answer within as
-                                  long again fails it (UNAVAILABLE) (30 s;
-                                  0: never) */
+                                  silent this long while calls are running;
+                                  no answer within as long again fails it
+                                  (UNAVAILABLE) (30 s; 0: never) */
 } cpc_rpc_client_config;
 
 /* Fill *c with the defaults above. */
 void cpc_rpc_client_config_default(cpc_rpc_client_config *c);
 
-/* One metadata entry (request header). name: lower-case, not starting with
- * ':' nor "grpc-"; both borrowed for the cpc_rpc_client_start call only. */
+/* One metadata entry (request header). name: [0-9a-z_.-], at most 256
+ * bytes, not starting with "grpc-", not one gRPC or HTTP/2 sets itself
+ * (content-type, te, user-agent, host, connection, keep-alive,
+ * proxy-connection, transfer-encoding, upgrade); value: printable ASCII
+ * 0x20..0x7E (base64 for names ending "-bin"); at most 8 KiB of metadata
+ * per call (RFC 9113 sizes). Both borrowed for the start call only. */
 typedef struct cpc_rpc_metadata {
   const char *name;
   const char *value;
@@ -103,8 +117,10 @@ typedef struct cpc_rpc_client_callbacks {
  * Create a client for host:port (host an IPv4 or IPv6 literal, e.g.
  * "127.0.0.1" or "::1"; no DNS) on loop (borrowed; must outlive the
  * client). cfg may be NULL (defaults); copied, zero fields take their
- * default. Nothing is connected yet. Errors: CPC_EINVAL (NULL arguments,
- * host not an IP literal), CPC_ENOMEM.
+ * default, except keepalive_ms, where 0 means no keepalive (start from
+ * cpc_rpc_client_config_default). Nothing is connected yet. Errors:
+ * CPC_EINVAL (NULL arguments, host not an IP literal, a window over
+ * 2^31-1, max_header_list under 1 KiB), CPC_ENOMEM.
  */
 int cpc_rpc_client_new(cpc_rpc_client **out, uv_loop_t *loop, const char *host,
                        uint16_t port, const cpc_rpc_client_config *cfg);
@@ -115,8 +131,9 @@ int cpc_rpc_client_new(cpc_rpc_client **out, uv_loop_t *loop, const char *host,
  * none). cb is copied; ud is passed to every callback. *out (may be NULL)
  * gets the call. For CPC_RPC_UNARY and CPC_RPC_SERVER_STREAM the caller
  * sends exactly one message and then closes the send side (or uses
- * cpc_rpc_client_unary). Errors: CPC_EINVAL (bad path, bad metadata name,
- * on_done NULL, bad kind), CPC_ESTATE (client closing), CPC_ENOMEM.
+ * cpc_rpc_client_unary). Errors: CPC_EINVAL (cl, path, cb NULL; path not
+ * "/x/y" in printable ASCII up to 1 KiB; bad metadata; on_done NULL; bad
+ * kind), CPC_ESTATE (client closing), CPC_ENOMEM.
  */
 int cpc_rpc_client_start(cpc_rpc_client *cl, const char *path,
                          enum cpc_rpc_kind kind, const cpc_rpc_metadata *md,
@@ -151,6 +168,18 @@ int cpc_rpc_client_unary(cpc_rpc_client *cl, const char *path,
                          const uint8_t *req, size_t len, uint64_t timeout_ms,
                          const cpc_rpc_client_callbacks *cb, void *ud,
                          cpc_rpc_client_call **out);
+
+/*
+ * Response metadata of call: the first value of the header or trailer
+ * name (lower-case) the server sent, NUL-terminated, borrowed until
+ * on_done returns; NULL if absent (or call/name NULL). Initial headers are
+ * searched before trailers; pseudo-headers (":status") and the headers
+ * gRPC itself uses ("content-type", "grpc-status", "grpc-message") are
+ * included. In on_message only the initial headers are in; in on_done
+ * the trailers too (Trailers-Only responses have only those).
+ */
+const char *cpc_rpc_client_call_metadata(const cpc_rpc_client_call *call,
+                                         const char *name);
 
 /* 1 while an HTTP/2 connection is up (for logs and tests), else 0. */
 int cpc_rpc_client_connected(const cpc_rpc_client *cl);
