@@ -64,14 +64,20 @@ static void usage(FILE *out) {
       "            summary with the throughput (a benchmark: bench/net.sh)\n"
       "OPTIONS: --key FILE, --timeout MS (dial, handshake and each\n"
       "  exchange; default 10000), --idle-timeout MS (listen; default\n"
-      "  60000, 0: never), --agent TEXT\n"
-      "MULTIADDR: /ip4/A/tcp/P or /ip6/A/tcp/P, optionally /p2p/<PeerId>\n"
-      "(then the peer must prove that identity).\n");
+      "  60000, 0: never), --agent TEXT, --upload-bps RATE and\n"
+      "  --download-bps RATE (caps on all the peer's connections together,\n"
+      "  bytes per second, k/M/G multiply by 1000: 8M is 8000000; default:\n"
+      "  none)\n"
+      "MULTIADDR: /ip4/A/tcp/P or /ip6/A/tcp/P (to listen on or dial),\n"
+      "/dns4/NAME/tcp/P, /dns6/NAME/tcp/P or /dns/NAME/tcp/P (to dial),\n"
+      "optionally followed by /p2p/<PeerId> (then the peer must prove that\n"
+      "identity).\n");
 }
 
 struct opts {
   const char *key_file, *agent, *store;
   uint64_t timeout_ms, idle_ms;
+  uint64_t upload_bps, download_bps; /* 0: no cap */
   int have_idle;
   long count, streams;
   size_t bytes;
@@ -92,6 +98,29 @@ static int parse_u64(const char *s, uint64_t *v) {
   if (errno || end == s || *end || s[0] == '-')
     return -1;
   *v = x;
+  return 0;
+}
+
+/* A rate in bytes per second: digits, optionally k, M or G (x1000). */
+static int parse_rate(const char *s, uint64_t *v) {
+  char *end;
+  unsigned long long x;
+  uint64_t mul = 1;
+  errno = 0;
+  x = strtoull(s, &end, 10);
+  if (errno || end == s || s[0] == '-')
+    return -1;
+  if (*end == 'k' || *end == 'K')
+    mul = 1000;
+  else if (*end == 'M')
+    mul = 1000 * 1000;
+  else if (*end == 'G')
+    mul = 1000 * 1000 * 1000;
+  if (mul > 1)
+    end++;
+  if (*end || x > UINT64_MAX / mul)
+    return -1;
+  *v = x * mul;
   return 0;
 }
 
@@ -123,6 +152,12 @@ static int parse(int argc, char **argv, struct opts *o) {
       if (parse_u64(argv[++i], &o->idle_ms))
         goto bad_value;
       o->have_idle = 1;
+    } else if (strcmp(a, "--upload-bps") == 0 && more) {
+      if (parse_rate(argv[++i], &o->upload_bps))
+        goto bad_value;
+    } else if (strcmp(a, "--download-bps") == 0 && more) {
+      if (parse_rate(argv[++i], &o->download_bps))
+        goto bad_value;
     } else if (strcmp(a, "-n") == 0 && more) {
       if (parse_u64(argv[++i], &v) || v == 0 || v > 1000000)
         goto bad_value;
@@ -298,6 +333,8 @@ static int start_host(struct app *a, const cpc_net_events *ev, int listen) {
   lim.stream_negotiation_timeout_ms = a->o.timeout_ms;
   if (a->o.have_idle)
     lim.idle_timeout_ms = a->o.idle_ms;
+  lim.upload_bps = a->o.upload_bps;
+  lim.download_bps = a->o.download_bps;
   cpc_net_builder_limits(b, &lim);
   cpc_net_builder_events(b, ev, a);
   if (listen && (rc = add_kademlia(&a->o, b)) != 0) {
@@ -401,6 +438,8 @@ static const char *why(int rc) {
   switch (rc) {
   case CPC_ETIMEDOUT: return "timed out";
   case CPC_EIO: return "connection refused or unreachable";
+  case CPC_ENOENT:
+    return "the name does not resolve (to an address of that family)";
   case CPC_EMISMATCH: return "the peer is not the PeerId in the address";
   case CPC_EUNSUPPORTED: return "the peer does not speak the protocol";
   case CPC_ECLOSED: return "the peer closed the connection";
@@ -432,8 +471,8 @@ static int dial_target(struct app *a, cpc_net_dial_cb cb) {
   int rc = cpc_net_dial(a->net, &a->target, cb, a);
   if (rc == CPC_EUNSUPPORTED) {
     fprintf(stderr,
-            "cpc net: cannot dial %s: only /ip4|ip6/A/tcp/P[/p2p/ID] is "
-            "supported\n",
+            "cpc net: cannot dial %s: only /ip4|ip6|dns4|dns6|dns/A/tcp/P"
+            "[/p2p/ID] is supported\n",
             a->target_text);
     finish(a, 2);
     return 2;

@@ -94,7 +94,8 @@ typedef struct cpc_net_limits {
   size_t max_peers;            /* peer store entries (4096) */
   uint64_t upload_bps;         /* host-wide cap on bytes written to all
                                   connections per second, token bucket with
-                                  a burst of at most 1/4 s of rate (0:
+                                  a burst of at most 1/4 s of rate (now
+                                  1/10 s; handshakes count too; 0:
                                   unlimited) */
   uint64_t download_bps;       /* host-wide cap on bytes read per second
                                   (reading pauses when the bucket is empty;
@@ -267,16 +268,20 @@ typedef void (*cpc_net_dial_cb)(cpc_net *net, int status, cpc_net_conn *conn,
                                 void *ud);
 
 /*
- * Connect to ma (/ip4|ip6/A/tcp/P, optionally /p2p/<id>: the remote must
- * then prove that PeerId in the Noise handshake). If an open connection to
- * that PeerId exists it is reused. cb runs once, later. Errors returned at
- * once (cb not called): CPC_EUNSUPPORTED (another address shape, e.g.
- * /dns4 or /quic-v1), CPC_EINVAL (dialing ourselves), CPC_EAGAIN (the
- * peer is in dial backoff after failures), CPC_ENOSPC (max_connections),
- * CPC_ECLOSED (net closing), CPC_ENOMEM. Errors given to cb:
- * CPC_ETIMEDOUT, CPC_EIO (refused, unreachable), CPC_EMISMATCH (another
- * PeerId answered), CPC_EPROTO, CPC_EAUTH, CPC_EBADSIG, CPC_EUNSUPPORTED
- * (no common security or muxer protocol), CPC_ECLOSED.
+ * Connect to ma (/ip4|ip6|dns4|dns6|dns/A/tcp/P, optionally /p2p/<id>: the
+ * remote must then prove that PeerId in the Noise handshake). A name is
+ * looked up (dns4: IPv4 addresses only, dns6: IPv6 only, dns: both) and
+ * its addresses are tried in turn until one connects, all within
+ * dial_timeout_ms. If an open connection to that PeerId exists it is
+ * reused. cb runs once, later. Errors returned at once (cb not called):
+ * CPC_EUNSUPPORTED (another address shape, e.g. /dnsaddr or /quic-v1),
+ * CPC_EINVAL (dialing ourselves), CPC_EAGAIN (the peer is in dial backoff
+ * after failures), CPC_ENOSPC (max_connections), CPC_ECLOSED (net
+ * closing), CPC_ENOMEM, CPC_EIO. Errors given to cb: CPC_ETIMEDOUT,
+ * CPC_EIO (refused, unreachable, or no answer from DNS), CPC_ENOENT (the
+ * name does not exist or has no address of the family), CPC_EMISMATCH
+ * (another PeerId answered), CPC_EPROTO, CPC_EAUTH, CPC_EBADSIG,
+ * CPC_EUNSUPPORTED (no common security or muxer protocol), CPC_ECLOSED.
  */
 int cpc_net_dial(cpc_net *net, const cpc_multiaddr *ma, cpc_net_dial_cb cb,
                  void *ud);

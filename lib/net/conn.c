@@ -95,12 +95,38 @@ int cpc__conn_new(cpc_net *net, int outbound, cpc_net_conn **out) {
 }
 
 void cpc__conn_fail(cpc_net_conn *c, int reason) {
+  if (c->reconnecting) { /* the reconnect's close callback finishes it */
+    if (!c->closing)
+      c->reason = reason;
+    c->closing = 1;
+    return;
+  }
   if (uv_is_closing((uv_handle_t *)&c->tcp))
     return;
   if (!c->closing)
     c->reason = reason;
   c->closing = 1;
   uv_close((uv_handle_t *)&c->tcp, close_cb);
+}
+
+static void reconnect_cb(uv_handle_t *h) {
+  cpc_net_conn *c = h->data;
+  c->reconnecting = 0;
+  uv_tcp_init(c->net->loop, &c->tcp); /* same handle count: one closed */
+  c->tcp.data = c;
+  if (c->closing || c->net->closing) {
+    c->closing = 1;
+    uv_close((uv_handle_t *)&c->tcp, close_cb);
+    return;
+  }
+  cpc__dial_next(c);
+}
+
+void cpc__conn_reconnect(cpc_net_conn *c) {
+  if (c->reconnecting || uv_is_closing((uv_handle_t *)&c->tcp))
+    return;
+  c->reconnecting = 1;
+  uv_close((uv_handle_t *)&c->tcp, reconnect_cb);
 }
 
 static void write_cb(uv_write_t *req, int status) {
@@ -130,6 +156,7 @@ static int submit(cpc_net_conn *c, struct cpc__wreq *w) {
     return CPC_EIO;
   }
   c->inflight += w->len;
+  cpc__throttle_sent(c->net, w->len);
   return 0;
 }
 
@@ -195,18 +222,27 @@ static int feed_mss(cpc_net_conn *c, const uint8_t *in, size_t len, int secure,
   return rc;
 }
 
-/* Send yamux output through Noise while the socket keeps up (all of it
- * when force). */
-static int conn_flush(cpc_net_conn *c, int force) {
+/* How much of the yamux output conn_flush sends. */
+enum flush_mode {
+  FLUSH_PACED, /* while the socket keeps up and the upload cap allows */
+  FLUSH_ROOM,  /* until yamux is under its output budget (input can go on) */
+  FLUSH_ALL,   /* everything (closing) */
+};
+
+/* Send yamux output through Noise. Only FLUSH_PACED waits for the upload
+ * cap; the others are charged to it. */
+static int conn_flush(cpc_net_conn *c, enum flush_mode mode) {
   while (c->yamux && !uv_is_closing((uv_handle_t *)&c->tcp) &&
-         (force || c->inflight < CPC__NET_INFLIGHT)) {
+         (mode != FLUSH_PACED || c->inflight < CPC__NET_INFLIGHT)) {
     const uint8_t *p;
     size_t n = cpc_yamux_output(c->yamux, &p);
     int rc;
-    if (n == 0)
+    if (n == 0 || (mode == FLUSH_ROOM && n <= c->y_max_output))
       break;
     if (n > CPC__NET_WRITE_CHUNK)
       n = CPC__NET_WRITE_CHUNK;
+    if (mode == FLUSH_PACED && (n = cpc__throttle_up_allow(c, n)) == 0)
+      break;
     if ((rc = write_secure(c, p, n)) != 0)
       return rc;
     cpc_yamux_output_done(c->yamux, n);
@@ -221,10 +257,10 @@ static int feed_yamux(cpc_net_conn *c, const uint8_t *in, size_t len) {
     in += used;
     len -= used;
     if (rc != 0) {
-      (void)conn_flush(c, 1); /* the GoAway, if the socket takes it */
+      (void)conn_flush(c, FLUSH_ALL); /* the GoAway, if the socket takes it */
       return rc;
     }
-    if (len > 0 && (rc = conn_flush(c, 1)) != 0)
+    if (len > 0 && (rc = conn_flush(c, FLUSH_ROOM)) != 0)
       return rc; /* ENOSPC: output over max_conn_output */
   }
   return 0;
@@ -244,6 +280,7 @@ static void start_yamux(cpc_net_conn *c) {
   cb.on_stream_fin = cpc__stream_on_fin;
   cb.on_stream_reset = cpc__stream_on_reset;
   cb.on_stream_writable = cpc__stream_on_writable;
+  c->y_max_output = cfg.max_output;
   rc = cpc_yamux_new(&c->yamux, &cfg, &cb, c);
   if (rc != 0) {
     cpc__conn_fail(c, rc);
@@ -348,7 +385,8 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   cpc_net_conn *c = h->data;
   (void)suggested;
   buf->base = (char *)c->net->rbuf;
-  buf->len = sizeof c->net->rbuf;
+  /* 0 under the download cap: read_cb gets UV_ENOBUFS and pauses */
+  buf->len = cpc__throttle_read_size(c->net, sizeof c->net->rbuf);
 }
 
 static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
@@ -356,10 +394,15 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   int rc;
   if (nread == 0 || c->closing)
     return;
+  if (nread == UV_ENOBUFS) { /* the download bucket is empty */
+    cpc__throttle_read_wait(c);
+    return;
+  }
   if (nread < 0) {
     cpc__conn_fail(c, nread == UV_EOF ? CPC_ECLOSED : CPC_EIO);
     return;
   }
+  (void)cpc__throttle_received(c, (size_t)nread);
   c->t_active = c->t_rx = cpc__net_now(c->net);
   c->t_ping = 0; /* any byte from the peer proves it is alive */
   if (c->state != CPC__CONN_OPEN) {
@@ -378,7 +421,7 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   /* window updates and pongs go out now, not after the rest of the
    * socket is drained: the sender must not stall on them */
   if (rc == 0 && c->yamux)
-    rc = conn_flush(c, 0);
+    rc = conn_flush(c, FLUSH_PACED);
   if (rc != 0) {
     cpc__conn_fail(c, rc);
     return;
@@ -403,6 +446,11 @@ void cpc__conn_start(cpc_net_conn *c) {
     rc = uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) ? CPC_EIO : 0;
   if (rc != 0)
     cpc__conn_fail(c, rc);
+}
+
+void cpc__conn_read_resume(cpc_net_conn *c) {
+  if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) != 0)
+    cpc__conn_fail(c, CPC_EIO);
 }
 
 /* --- settle, sweep, teardown ---------------------------------------------- */
@@ -432,7 +480,7 @@ void cpc__conn_service(cpc_net_conn *c) {
   if (c->closing) {
     if (c->close_graceful && !uv_is_closing((uv_handle_t *)&c->tcp) &&
         !c->shutdown_req.data) {
-      (void)conn_flush(c, 1);
+      (void)conn_flush(c, FLUSH_ALL);
       c->shutdown_req.data = c;
       if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, shutdown_cb) !=
           0)
@@ -457,7 +505,7 @@ void cpc__conn_service(cpc_net_conn *c) {
   }
   if (c->closing)
     return;
-  if ((rc = conn_flush(c, 0)) != 0)
+  if ((rc = conn_flush(c, FLUSH_PACED)) != 0)
     cpc__conn_fail(c, rc);
 }
 
@@ -542,6 +590,7 @@ static void close_cb(uv_handle_t *h) {
     cpc__backoff_result(net, c->backoff_key, c->backoff_key_len, 0);
   if (c->announced && net->ev.on_conn_close)
     net->ev.on_conn_close(net, c, reason, net->ev_ud);
+  cpc__dial_forget(c);
   free(c->mss);
   cpc_noise_session_free(c->noise);
   cpc_yamux_free(c->yamux);

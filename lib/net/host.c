@@ -424,7 +424,8 @@ int cpc_net_builder_build(cpc_net_builder *b, cpc_net **out) {
   net->settle.data = net;
   uv_timer_init(net->loop, &net->sweep);
   net->sweep.data = net;
-  net->handles = 2;
+  cpc__throttle_init(net);
+  net->handles = 3;
   tick = min_nonzero(net->lim.handshake_timeout_ms, net->lim.dial_timeout_ms);
   tick = min_nonzero(tick, net->lim.stream_negotiation_timeout_ms);
   tick = min_nonzero(tick, net->lim.idle_timeout_ms);
@@ -515,6 +516,7 @@ void cpc__net_conns_gone(cpc_net *net) {
   net->timers_closed = 1;
   uv_close((uv_handle_t *)&net->sweep, handle_closed_cb);
   uv_close((uv_handle_t *)&net->settle, handle_closed_cb);
+  uv_close((uv_handle_t *)&net->throttle, handle_closed_cb);
 }
 
 void cpc_net_peer_id(const cpc_net *net, cpc_peer_id *id) {

@@ -158,6 +158,29 @@ void cpc__dht_identified(cpc_net *net, cpc_net_conn *c, int status);
 /* The host closes: free the service (its timers close later). */
 void cpc__dht_stop(cpc_net *net);
 
+/* --- bandwidth caps and traffic counters (throttle.c) ---------------------
+ */
+/* A token bucket; rate 0: unlimited. tokens may go below 0 (debt). */
+struct cpc__bucket {
+  uint64_t rate; /* bytes per second */
+  double tokens, burst, quantum;
+  uint64_t t_ns; /* last refill (uv_hrtime) */
+};
+/* Set up the buckets from net->lim and the timer (a host handle). */
+void cpc__throttle_init(cpc_net *net);
+/* Plaintext bytes (<= want) c may encrypt and write now; 0: wait (c is
+ * marked dirty again once tokens are back). */
+size_t cpc__throttle_up_allow(cpc_net_conn *c, size_t want);
+/* n bytes were handed to a socket: count them, charge the upload bucket. */
+void cpc__throttle_sent(cpc_net *net, size_t n);
+/* Bytes a socket read may take now (<= cap); 0: none. */
+size_t cpc__throttle_read_size(cpc_net *net, size_t cap);
+/* c read n bytes: count and charge them; 1 if c stopped reading (the
+ * bucket is empty; reading resumes from the timer), else 0. */
+int cpc__throttle_received(cpc_net_conn *c, size_t n);
+/* Stop reading on c until the download bucket has tokens again. */
+void cpc__throttle_read_wait(cpc_net_conn *c);
+
 /* --- host -------------------------------------------------------------------
  */
 struct cpc__listener {
@@ -188,6 +211,9 @@ struct cpc_net {
 
   uv_idle_t settle;
   uv_timer_t sweep;
+  uv_timer_t throttle; /* wakes connections waiting for tokens */
+  struct cpc__bucket up, down;
+  uint64_t bytes_sent, bytes_received;
   uint64_t sweep_ms;
   size_t handles; /* uv handles not yet closed */
   int closing, push_pending, timers_closed;
@@ -255,11 +281,19 @@ struct cpc_net_conn {
   struct cpc__list link;  /* net->conns */
   struct cpc__list dlink; /* net->dirty while dirty */
   int state, outbound, dirty, closing, close_graceful, announced;
-  int reason; /* why it closes (0: locally) */
+  int wait_up, wait_down; /* waiting for upload / download tokens */
+  int reason;             /* why it closes (0: locally) */
   uint64_t t_start, t_active, t_closing;
   uint64_t t_rx;   /* last byte from the peer */
   uint64_t t_ping; /* keep-alive ping sent and unanswered since (0: none) */
   size_t preupgrade, inflight;
+  size_t y_max_output; /* yamux's output budget */
+  /* dialing a /dns* address (tcp.c): the lookup under way, the addresses
+   * it gave and the next one to try */
+  struct cpc__resolve *resolve;
+  struct addrinfo *ai, *ai_next;
+  int reconnecting; /* the socket closes, to be replaced (conn_reconnect) */
+  int dial_err;     /* why the last address failed */
 
   cpc_mss *mss;
   cpc_noise_session *noise;
@@ -285,8 +319,14 @@ int cpc__conn_new(cpc_net *net, int outbound, cpc_net_conn **out);
 void cpc__conn_wpool_trim(cpc_net *net, int all);
 /* The TCP socket is connected: start the upgrade. */
 void cpc__conn_start(cpc_net_conn *c);
+/* Start reading c's socket again (after a download pause). */
+void cpc__conn_read_resume(cpc_net_conn *c);
 /* Fail c with reason (a CPC_E* code): close at once. */
 void cpc__conn_fail(cpc_net_conn *c, int reason);
+/* An outbound connection whose connect failed: close its socket and give
+ * it a fresh one, then call cpc__dial_next(c), unless c failed meanwhile:
+ * then it closes as cpc__conn_fail would. */
+void cpc__conn_reconnect(cpc_net_conn *c);
 void cpc__conn_mark_dirty(cpc_net_conn *c);
 /* The settle pass for one connection. */
 void cpc__conn_service(cpc_net_conn *c);
@@ -299,6 +339,10 @@ int cpc__sockaddr_to_multiaddr(const struct sockaddr_storage *ss,
                                cpc_multiaddr *ma);
 /* Dial result bookkeeping (tcp.c). */
 void cpc__backoff_result(cpc_net *net, const uint8_t *key, size_t len, int ok);
+/* Connect c to its next resolved address, or fail it (tcp.c). */
+void cpc__dial_next(cpc_net_conn *c);
+/* c is being freed: drop its name lookup and addresses (tcp.c). */
+void cpc__dial_forget(cpc_net_conn *c);
 
 /* --- streams (stream.c) -----------------------------------------------------
  */

@@ -1,7 +1,11 @@
 /*
  * tcp.c: the TCP transport of the host: listening sockets, accepting,
- * dialing /ip4|ip6/A/tcp/P[/p2p/ID], and per-peer dial backoff.
+ * dialing /ip4|ip6|dns4|dns6|dns/A/tcp/P[/p2p/ID], and per-peer dial
+ * backoff. A name is looked up with uv_getaddrinfo (A records for dns4,
+ * AAAA for dns6, both for dns), then its addresses are tried in turn, all
+ * within the dial timeout (the connection stays CONNECTING meanwhile).
  */
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,11 +176,112 @@ static void on_connect(uv_connect_t *req, int status) {
   if (c->closing)
     return;
   if (status < 0) {
-    cpc__conn_fail(c, status == UV_ETIMEDOUT ? CPC_ETIMEDOUT : CPC_EIO);
+    c->dial_err = status == UV_ETIMEDOUT ? CPC_ETIMEDOUT : CPC_EIO;
+    if (c->ai_next) /* more addresses of the name */
+      cpc__conn_reconnect(c);
+    else
+      cpc__conn_fail(c, c->dial_err);
     return;
   }
   uv_tcp_nodelay(&c->tcp, 1);
   cpc__conn_start(c);
+}
+
+/* A name lookup of a connection; it outlives the connection if that gives
+ * up first (conn is then NULL and the answer is dropped). */
+struct cpc__resolve {
+  uv_getaddrinfo_t req;
+  cpc_net_conn *conn;
+};
+
+void cpc__dial_next(cpc_net_conn *c) {
+  while (c->ai_next) {
+    struct addrinfo *ai = c->ai_next;
+    c->ai_next = ai->ai_next;
+    if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
+        ai->ai_socktype != SOCK_STREAM)
+      continue;
+    c->connect_req.data = c;
+    if (uv_tcp_connect(&c->connect_req, &c->tcp, ai->ai_addr, on_connect) == 0)
+      return;
+    c->dial_err = CPC_EIO; /* e.g. no IPv6 here: the next one */
+    if (c->ai_next) {
+      cpc__conn_reconnect(c);
+      return;
+    }
+  }
+  cpc__conn_fail(c, c->dial_err ? c->dial_err : CPC_ENOENT);
+}
+
+void cpc__dial_forget(cpc_net_conn *c) {
+  if (c->resolve) {
+    c->resolve->conn = NULL;
+    (void)uv_cancel((uv_req_t *)&c->resolve->req);
+    c->resolve = NULL;
+  }
+  if (c->ai)
+    uv_freeaddrinfo(c->ai);
+  c->ai = c->ai_next = NULL;
+}
+
+static void on_resolved(uv_getaddrinfo_t *req, int status,
+                        struct addrinfo *res) {
+  struct cpc__resolve *r = CPC__CONTAINER(req, struct cpc__resolve, req);
+  cpc_net_conn *c = r->conn;
+  free(r);
+  if (!c) {
+    if (res)
+      uv_freeaddrinfo(res);
+    return;
+  }
+  c->resolve = NULL;
+  if (c->closing || uv_is_closing((uv_handle_t *)&c->tcp)) {
+    if (res) /* it gave up before its close callback ran */
+      uv_freeaddrinfo(res);
+    return;
+  }
+  if (status < 0 || !res) {
+    if (res)
+      uv_freeaddrinfo(res);
+    switch (status) {
+    case UV_EAI_MEMORY: status = CPC_ENOMEM; break;
+    case UV_EAI_AGAIN:
+    case UV_EAI_FAIL: status = CPC_EIO; break; /* no answer from DNS */
+    default: status = CPC_ENOENT; break;       /* no such name or family */
+    }
+    cpc__conn_fail(c, status);
+    return;
+  }
+  c->ai = c->ai_next = res;
+  c->dial_err = CPC_ENOENT; /* if no address is usable */
+  cpc__dial_next(c);
+}
+
+/* Look up h's name for c (family per dns4 / dns6 / dns). */
+static int resolve(cpc_net_conn *c, const cpc_multiaddr_host *h) {
+  struct cpc__resolve *r = calloc(1, sizeof *r);
+  struct addrinfo hints;
+  char port[8];
+  int rc;
+  if (!r)
+    return CPC_ENOMEM;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = h->host_code == CPC_MA_DNS4   ? AF_INET
+                    : h->host_code == CPC_MA_DNS6 ? AF_INET6
+                                                  : AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_protocol = IPPROTO_TCP;
+  hints.ai_flags = AI_NUMERICSERV;
+  snprintf(port, sizeof port, "%u", (unsigned)h->port);
+  r->conn = c;
+  rc =
+      uv_getaddrinfo(c->net->loop, &r->req, on_resolved, h->host, port, &hints);
+  if (rc != 0) {
+    free(r);
+    return rc == UV_ENOMEM ? CPC_ENOMEM : CPC_EIO;
+  }
+  c->resolve = r;
+  return 0;
 }
 
 static int add_waiter(cpc_net_conn *c, cpc_net_dial_cb cb, void *ud) {
@@ -215,12 +320,17 @@ int cpc_net_dial(cpc_net *net, const cpc_multiaddr *ma, cpc_net_dial_cb cb,
   size_t key_len;
   struct cpc__backoff *b;
   cpc_net_conn *c;
+  int is_name;
 
   if (net->closing)
     return CPC_ECLOSED;
   if (!cb)
     return CPC_EINVAL;
-  if (cpc_multiaddr_host_port(ma, &h) != 0 || to_sockaddr(&h, &ss) != 0)
+  if (cpc_multiaddr_host_port(ma, &h) != 0 || h.transport_code != CPC_MA_TCP)
+    return CPC_EUNSUPPORTED;
+  is_name = h.host_code == CPC_MA_DNS || h.host_code == CPC_MA_DNS4 ||
+            h.host_code == CPC_MA_DNS6;
+  if (!is_name && to_sockaddr(&h, &ss) != 0)
     return CPC_EUNSUPPORTED;
   rc = cpc_multiaddr_peer_id(ma, pid, sizeof pid, &pid_len);
   if (rc == 0) {
@@ -266,13 +376,18 @@ int cpc_net_dial(cpc_net *net, const cpc_multiaddr *ma, cpc_net_dial_cb cb,
     return rc;
   }
   c->connect_req.data = c;
-  rc = uv_tcp_connect(&c->connect_req, &c->tcp, (const struct sockaddr *)&ss,
-                      on_connect);
+  if (is_name)
+    rc = resolve(c, &h);
+  else
+    rc = uv_tcp_connect(&c->connect_req, &c->tcp, (const struct sockaddr *)&ss,
+                        on_connect) != 0
+             ? CPC_EIO
+             : 0;
   if (rc != 0) {
     free(c->waiters);
     c->waiters = NULL;
-    cpc__conn_fail(c, CPC_EIO);
-    return CPC_EIO;
+    cpc__conn_fail(c, rc);
+    return rc;
   }
   return 0;
 }

@@ -25,8 +25,10 @@ expect_status 2 $cpc net frobnicate
 expect_status 2 $cpc net ping
 expect_status 2 $cpc net ping not-an-address
 expect_status 2 $cpc net ping /ip4/127.0.0.1/tcp/1 -n 0
-expect_status 2 $cpc net ping /dns4/example.com/tcp/1
-grep -q "only /ip4|ip6" "$dir/err" || fail "no hint for an unsupported address"
+expect_status 2 $cpc net ping /ip4/127.0.0.1/udp/1/quic-v1
+grep -q "only /ip4|ip6|dns4" "$dir/err" || fail "no hint for an unsupported address"
+expect_status 1 $cpc net ping /dns4/nonexistent.invalid/tcp/1 --timeout 5000
+grep -Eq "does not resolve|unreachable|timed out" "$dir/err" || fail "no clear message for a name that does not resolve: $(cat "$dir/err")"
 
 # a port nobody listens on
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -56,6 +58,7 @@ port=$(echo "$addr" | cut -d/ -f5)
 
 expect_status 0 $cpc net ping "$addr" -n 2
 [ "$(grep -cE '^[0-9]+\.[0-9]{3} ms$' "$dir/out")" = 2 ] || fail "ping output: $(cat "$dir/out")"
+expect_status 0 $cpc net ping "/dns4/localhost/tcp/$port/p2p/${addr##*/}"
 expect_status 0 $cpc net identify "$addr"
 grep -q '"agent_version": "cpc/0.1.0"' "$dir/out" || fail "identify output: $(cat "$dir/out")"
 expect_status 0 $cpc net echo "$addr" --streams 8 --bytes 100000
@@ -66,6 +69,17 @@ grep -q '"bytes": 3000001,' "$dir/out" || fail "send output: $(cat "$dir/out")"
 expect_status 0 $cpc net send "$addr" --bytes 0
 grep -q '"bytes": 0,' "$dir/out" || fail "send output: $(cat "$dir/out")"
 expect_status 2 $cpc net send "$addr" --bytes -1
+# bandwidth caps: the sender's upload (its bucket starts empty: the whole
+# transfer stays under cap + 10%), then a listener's download (an idle
+# listener's bucket holds a burst of 1/10 s: 3 MB take at least 1.4 s)
+expect_status 2 $cpc net send "$addr" --upload-bps 5X
+expect_status 0 $cpc net send "$addr" --bytes 3000000 --upload-bps 2M
+rate=$(sed -n 's/.*"mb_per_s": \([0-9.]*\).*/\1/p' "$dir/out")
+awk -v r="$rate" 'BEGIN { exit !(r > 0 && r <= 2.2) }' || fail "--upload-bps 2M sent at $rate MB/s"
+start_listener "$dir/l2" --download-bps 2M
+expect_status 0 $cpc net send "$(head -1 "$dir/l2")" --bytes 3000000
+rate=$(sed -n 's/.*"mb_per_s": \([0-9.]*\).*/\1/p' "$dir/out")
+awk -v r="$rate" 'BEGIN { exit !(r > 0 && r <= 2.4) }' || fail "a listener with --download-bps 2M took $rate MB/s"
 
 # the wrong PeerId in the address
 other=$($cpc key new --type ed25519 --out "$dir/k2")

@@ -243,6 +243,22 @@ for (const [cType, jsType] of PAIRS) {
   })
 }
 
+test('names: C dials js and js dials C at /dns4/localhost', async () => {
+  const c = await startCpc('Ed25519')
+  const js = await startJs('Ed25519')
+  try {
+    const byName = (a) => a.replace(/^\/ip4\/127\.0\.0\.1\//, '/dns4/localhost/')
+    assert.match(byName(js.addr()), /^\/dns4\/localhost\/tcp\/\d+\/p2p\//)
+    const out = await cpcOk(['net', 'ping', byName(js.addr()), '-n', '2'])
+    assert.equal(out.trim().split('\n').length, 2)
+    const rtt = await withTimeout(js.node.services.ping.ping(multiaddr(byName(c.addr))), 10000, 'js ping by name')
+    assert.ok(rtt >= 0)
+  } finally {
+    await stopJs(js)
+    assert.equal(await c.stop(), 0, c.stderr())
+  }
+})
+
 test('js dials C: 100 concurrent streams over one connection, 1 MiB each way', async () => {
   const c = await startCpc('Ed25519')
   const js = await startJs('Ed25519', false)

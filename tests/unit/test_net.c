@@ -4,8 +4,12 @@
  * each way, half-close, reset both ways, a peer that dies mid-stream
  * (closed, and a child process SIGKILLed while it streams),
  * Ed25519 and secp256k1 identities, IPv6, a wrong expected PeerId,
- * garbage and slow-loris sockets, limits, and the identify codec.
+ * dialing /dns4, /dns and /dns6 names (and names that do not resolve),
+ * garbage and slow-loris sockets, limits, upload and download caps with
+ * the traffic counters, and the identify codec.
  */
+#include <netdb.h>
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -486,6 +490,157 @@ static void sink_handler(cpc_net_stream *s, const char *protocol, void *ud) {
   cpc_net_stream_set_callbacks(s, &sink_cbs, k);
 }
 
+/* --- bandwidth caps and traffic counters ---------------------------------- */
+
+#define CAP_BPS (8u * 1000u * 1000u)
+#define CAP_BYTES ((size_t)CAP_BPS * 3u) /* about 3 s at the cap */
+#define CAP_SAMPLES 1024
+
+/* The counters of one host, sampled every 20 ms. */
+struct meter {
+  cpc_net *net;
+  int upload; /* watch bytes_sent, else bytes_received */
+  size_t n;
+  uint64_t t_ns[CAP_SAMPLES], bytes[CAP_SAMPLES];
+};
+
+static void meter_cb(uv_timer_t *t) {
+  struct meter *m = t->data;
+  cpc_net_traffic tr;
+  if (m->n >= CAP_SAMPLES)
+    return;
+  cpc_net_traffic_get(m->net, &tr);
+  m->t_ns[m->n] = uv_hrtime();
+  m->bytes[m->n++] = m->upload ? tr.bytes_sent : tr.bytes_received;
+}
+
+struct pump {
+  size_t sent, limit;
+  int closed, status;
+};
+
+static uint8_t pump_buf[65536];
+
+static void pump_more(cpc_net_stream *s, void *ud) {
+  struct pump *p = ud;
+  while (p->sent < p->limit) {
+    size_t n = p->limit - p->sent;
+    int rc;
+    if (n > sizeof pump_buf)
+      n = sizeof pump_buf;
+    rc = cpc_net_stream_write(s, pump_buf, n);
+    if (rc == CPC_EAGAIN)
+      return;
+    assert_int_equal(rc, 0);
+    p->sent += n;
+  }
+  cpc_net_stream_close_write(s);
+}
+
+static void pump_close(cpc_net_stream *s, int status, void *ud) {
+  struct pump *p = ud;
+  (void)s;
+  p->closed = 1;
+  p->status = status;
+}
+
+static const cpc_net_stream_callbacks pump_cbs = {
+    .on_open = pump_more, .on_writable = pump_more, .on_close = pump_close};
+
+/*
+ * Send CAP_BYTES from b to a's sink, with the cap on b's upload (upload
+ * set) or a's download, and check the capped host's rate over every 2 s
+ * window: at most the cap + 10% (the bucket's burst of 1/10 s, a quantum
+ * and sampling jitter stay well inside that), and on the whole not far
+ * below the cap.
+ */
+static void cap_run(int upload) {
+  struct host a, b;
+  cpc_net_limits lim;
+  cpc_net_conn *c;
+  cpc_net_stream *s;
+  cpc_multiaddr ma;
+  struct sink k = {0};
+  struct pump p = {0};
+  struct meter *m = calloc(1, sizeof *m);
+  uv_timer_t timer;
+  cpc_net_traffic ta, tb;
+  double worst = 0, mean;
+  size_t first = 0;
+
+  assert_non_null(m);
+  cpc_net_limits_default(&lim);
+  if (upload)
+    lim.upload_bps = CAP_BPS;
+  else
+    lim.download_bps = CAP_BPS;
+  host_start(&a, "/ip4/127.0.0.1/tcp/0", CPC_KEY_ED25519,
+             upload ? NULL : &lim);
+  host_start(&b, NULL, CPC_KEY_ED25519, upload ? &lim : NULL);
+  assert_int_equal(cpc_net_handle(a.net, "/test/sink/1.0.0", sink_handler, &k),
+                   0);
+  ma = host_addr(&a);
+  c = dial(&b, &ma);
+  m->net = upload ? b.net : a.net;
+  m->upload = upload;
+  uv_timer_init(&loop, &timer);
+  timer.data = m;
+  meter_cb(&timer);
+  uv_timer_start(&timer, meter_cb, 20, 20);
+  p.limit = CAP_BYTES;
+  assert_int_equal(
+      cpc_net_stream_open(c, "/test/sink/1.0.0", &pump_cbs, &p, &s), 0);
+  for (int i = 0; i < 3000 && k.got < CAP_BYTES; i++)
+    run_ms(10);
+  meter_cb(&timer);
+  uv_close((uv_handle_t *)&timer, NULL);
+  assert_int_equal(k.got, CAP_BYTES);
+  assert_true(m->n > 50 && m->n < CAP_SAMPLES);
+
+  /* every window of (at least) 2 s that starts within the transfer */
+  for (size_t i = 0; i < m->n; i++) {
+    size_t j = i;
+    while (j < m->n && m->t_ns[j] - m->t_ns[i] < 2000000000u)
+      j++;
+    if (j == m->n)
+      break;
+    double r = (double)(m->bytes[j] - m->bytes[i]) * 1e9 /
+               (double)(m->t_ns[j] - m->t_ns[i]);
+    if (r > worst)
+      worst = r;
+  }
+  while (first + 1 < m->n && m->bytes[first + 1] == m->bytes[0])
+    first++; /* the last sample before data moved */
+  mean = (double)(m->bytes[m->n - 1] - m->bytes[first]) * 1e9 /
+         (double)(m->t_ns[m->n - 1] - m->t_ns[first]);
+  fprintf(stderr, "# %s cap %u B/s: busiest 2 s window %.0f B/s, mean %.0f\n",
+          upload ? "upload" : "download", CAP_BPS, worst, mean);
+  assert_true(worst > 0);
+  assert_true(worst <= 1.10 * CAP_BPS);
+  assert_true(mean >= 0.6 * CAP_BPS);
+
+  /* at rest, what one host sent is what the other received */
+  cpc_net_stream_close(s);
+  run_ms(100);
+  cpc_net_traffic_get(a.net, &ta);
+  cpc_net_traffic_get(b.net, &tb);
+  assert_int_equal(ta.connections, 1);
+  assert_int_equal(tb.connections, 1);
+  assert_true(ta.bytes_received > CAP_BYTES);
+  assert_int_equal(ta.bytes_received, tb.bytes_sent);
+  assert_int_equal(ta.bytes_sent, tb.bytes_received);
+  ping_ok(c);
+  host_stop(&b);
+  host_stop(&a);
+  free(m);
+}
+
+static void test_bandwidth_caps(void **state) {
+  (void)state;
+  cap_run(1);
+  cap_run(0);
+}
+
 static void test_reset(void **state) {
   struct host a, b;
   cpc_net_conn *c;
@@ -804,7 +959,9 @@ static void test_wrong_peer_and_backoff(void **state) {
   /* dialing ourselves is refused; so is an unsupported address */
   ma = host_addr(&a);
   assert_int_equal(cpc_net_dial(a.net, &ma, dial_cb, &d), CPC_EINVAL);
-  assert_int_equal(cpc_multiaddr_parse(&ma, "/dns4/x.example/tcp/1", 21), 0);
+  assert_int_equal(cpc_multiaddr_parse(&ma, "/dnsaddr/x.example", 18), 0);
+  assert_int_equal(cpc_net_dial(b.net, &ma, dial_cb, &d), CPC_EUNSUPPORTED);
+  assert_int_equal(cpc_multiaddr_parse(&ma, "/dns4/x.example/udp/1", 21), 0);
   assert_int_equal(cpc_net_dial(b.net, &ma, dial_cb, &d), CPC_EUNSUPPORTED);
   /* a closed port fails with CPC_EIO */
   {
@@ -826,6 +983,124 @@ static void test_wrong_peer_and_backoff(void **state) {
     assert_int_equal(d.status, CPC_EIO);
   }
   cpc_privkey_wipe(&k);
+  host_stop(&b);
+  host_stop(&a);
+}
+
+/* --- dialing names ----------------------------------------------------------
+ */
+
+/* "/<proto>/<name>/tcp/<port of h's first address>[/p2p/<id>]" parsed. */
+static cpc_multiaddr name_addr(const struct host *h, const char *proto,
+                               const char *name, int with_id) {
+  cpc_multiaddr ma = host_addr(h), out;
+  cpc_multiaddr_host hp;
+  char text[CPC_MULTIADDR_MAX_TEXT], id[128];
+  cpc_peer_id pid;
+  assert_int_equal(cpc_multiaddr_host_port(&ma, &hp), 0);
+  cpc_net_peer_id(h->net, &pid);
+  assert_int_equal(cpc_peer_id_format(&pid, id, sizeof id), 0);
+  snprintf(text, sizeof text, "/%s/%s/tcp/%u%s%s", proto, name,
+           (unsigned)hp.port, with_id ? "/p2p/" : "", with_id ? id : "");
+  assert_int_equal(cpc_multiaddr_parse(&out, text, strlen(text)), 0);
+  return out;
+}
+
+/* 1 if "localhost" resolves to ::1 here (and ::1 can be listened on). */
+static int localhost6(void) {
+  uv_getaddrinfo_t req;
+  struct addrinfo hints, *ai;
+  int found = 0;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = AF_INET6;
+  hints.ai_socktype = SOCK_STREAM;
+  if (uv_getaddrinfo(&loop, &req, NULL, "localhost", NULL, &hints) != 0)
+    return 0;
+  for (ai = req.addrinfo; ai; ai = ai->ai_next) {
+    const struct sockaddr_in6 *s6 = (const void *)ai->ai_addr;
+    if (ai->ai_family == AF_INET6 && IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr))
+      found = 1;
+  }
+  uv_freeaddrinfo(req.addrinfo);
+  return found;
+}
+
+static void test_dns_dial(void **state) {
+  struct host a, b;
+  cpc_multiaddr ma;
+  cpc_net_conn *c;
+  struct dial d = {0};
+  (void)state;
+  host_start(&a, "/ip4/127.0.0.1/tcp/0", CPC_KEY_ED25519, NULL);
+  host_start(&b, NULL, CPC_KEY_ED25519, NULL);
+  /* dns4 with the PeerId checked, then dns without it */
+  ma = name_addr(&a, "dns4", "localhost", 1);
+  c = dial(&b, &ma);
+  ping_ok(c);
+  check_identify(&b, &a, c);
+  ma = name_addr(&a, "dns", "localhost", 0);
+  c = dial(&b, &ma);
+  ping_ok(c);
+  run_echo(&b, c, 2, 100000);
+  /* a name that does not exist: CPC_ENOENT (CPC_EIO where no DNS server
+   * answers at all) */
+  assert_int_equal(
+      cpc_multiaddr_parse(&ma, "/dns4/nonexistent.invalid/tcp/1", 31), 0);
+  assert_int_equal(cpc_net_dial(b.net, &ma, dial_cb, &d), 0);
+  assert_true(run_until(&d.done, 15000));
+  fprintf(stderr, "# /dns4/nonexistent.invalid: %s\n", cpc_strerror(d.status));
+  assert_true(d.status == CPC_ENOENT || d.status == CPC_EIO);
+  assert_null(d.conn);
+  /* a resolvable name on a closed port: refused */
+  memset(&d, 0, sizeof d);
+  assert_int_equal(cpc_multiaddr_parse(&ma, "/dns4/localhost/tcp/1", 21), 0);
+  assert_int_equal(cpc_net_dial(b.net, &ma, dial_cb, &d), 0);
+  assert_true(run_until(&d.done, 5000));
+  assert_int_equal(d.status, CPC_EIO);
+  /* a lookup still under way when the host closes: the dial ends with an
+   * error and nothing leaks */
+  memset(&d, 0, sizeof d);
+  assert_int_equal(cpc_multiaddr_parse(&ma, "/dns/localhost/tcp/2", 20), 0);
+  assert_int_equal(cpc_net_dial(b.net, &ma, dial_cb, &d), 0);
+  host_stop(&b);
+  assert_true(d.done);
+  assert_true(d.status != 0);
+  host_stop(&a);
+
+  /* dns6 looks up IPv6 addresses only: an IPv4 literal has none */
+  host_start(&b, NULL, CPC_KEY_ED25519, NULL);
+  memset(&d, 0, sizeof d);
+  assert_int_equal(cpc_multiaddr_parse(&ma, "/dns6/127.0.0.1/tcp/1", 21), 0);
+  assert_int_equal(cpc_net_dial(b.net, &ma, dial_cb, &d), 0);
+  assert_true(run_until(&d.done, 5000));
+  assert_int_equal(d.status, CPC_ENOENT);
+  host_stop(&b);
+  {
+    cpc_net_builder *bl;
+    cpc_net *probe = NULL;
+    int ok, done = 0;
+    assert_int_equal(cpc_net_builder_new(&loop, &bl), 0);
+    cpc_net_builder_with_tcp(bl);
+    assert_int_equal(cpc_multiaddr_parse(&ma, "/ip6/::1/tcp/0", 14), 0);
+    cpc_net_builder_listen(bl, &ma);
+    ok = cpc_net_builder_build(bl, &probe) == 0;
+    cpc_net_builder_free(bl);
+    if (!ok) {
+      run_ms(20);
+      fprintf(stderr, "# no IPv6 loopback here: skipping /dns6\n");
+      return;
+    }
+    cpc_net_close(probe, on_closed, &done);
+    run_until(&done, 1000);
+  }
+  host_start(&a, "/ip6/::1/tcp/0", CPC_KEY_ED25519, NULL);
+  host_start(&b, NULL, CPC_KEY_ED25519, NULL);
+  /* localhost if it has ::1 here, else the literal (still looked up) */
+  if (!localhost6())
+    fprintf(stderr, "# localhost has no ::1 here: /dns6/::1 instead\n");
+  ma = name_addr(&a, "dns6", localhost6() ? "localhost" : "::1", 1);
+  c = dial(&b, &ma);
+  ping_ok(c);
   host_stop(&b);
   host_stop(&a);
 }
@@ -1070,8 +1345,10 @@ int main(void) {
       cmocka_unit_test(test_keepalive),
       cmocka_unit_test(test_secp256k1_and_ipv6),
       cmocka_unit_test(test_wrong_peer_and_backoff),
+      cmocka_unit_test(test_dns_dial),
       cmocka_unit_test(test_bad_input),
       cmocka_unit_test(test_limits),
+      cmocka_unit_test(test_bandwidth_caps),
   };
   (void)closed_flag;
   return cmocka_run_group_tests(tests, setup, teardown);
