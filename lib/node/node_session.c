@@ -27,7 +27,7 @@ typedef struct sess_call {
   int got_reply;
   uint32_t state, interval;
   char reason[256];
-  const cpc_rpc_client_callbacks *user; /* for cpc__session_unary */
+  cpc_rpc_client_callbacks user; /* for cpc__session_unary (a copy) */
   void *user_ud;
 } sess_call;
 
@@ -91,19 +91,17 @@ static int start_call(cpc_node *n, const char *method, enum cpc_rpc_kind kind,
 static void unary_message(cpc_rpc_client_call *call, const uint8_t *msg,
                           size_t len, void *ud) {
   sess_call *c = ud;
-  if (c->user->on_message && !c->n->closing)
-    c->user->on_message(call, msg, len, c->user_ud);
+  if (c->user.on_message && !c->n->closing)
+    c->user.on_message(call, msg, len, c->user_ud);
 }
 
 static void unary_done(cpc_rpc_client_call *call, int status,
                        const char *message, void *ud) {
   sess_call *c = ud;
-  const cpc_rpc_client_callbacks *u = c->user;
+  cpc_rpc_client_callbacks u = c->user;
   void *uud = c->user_ud;
-  cpc_node *n = c->n;
   free(c);
-  u->on_done(call, status, message, uud);
-  (void)n;
+  u.on_done(call, status, message, uud);
 }
 
 int cpc__session_unary(cpc_node *n, const char *method, const uint8_t *body,
@@ -119,7 +117,7 @@ int cpc__session_unary(cpc_node *n, const char *method, const uint8_t *body,
   c = call_new(n);
   if (!c)
     return CPC_ENOMEM;
-  c->user = cb;
+  c->user = *cb;
   c->user_ud = ud;
   rc = start_call(n, method, CPC_RPC_UNARY, body, len,
                   CPC__NODE_CALL_TIMEOUT_MS, &wrap, c, &call);

@@ -118,9 +118,11 @@ for i in 1 2 3 4 5; do
 done
 log "5 nodes registered: ${ID[n1]} ..."
 
-node_of() { # PeerId -> node name
+node_of() { # PeerId -> node name ("" if none)
   local k
-  for k in n1 n2 n3 n4 n5; do [ "${ID[$k]}" = "$1" ] && echo "$k" && return; done
+  for k in n1 n2 n3 n4 n5; do
+    if [ "${ID[$k]}" = "$1" ]; then echo "$k"; fi
+  done
 }
 
 # every (cid, provider) of locate is in that provider's store
@@ -185,7 +187,7 @@ read -r ccid cpeer < <(node -e '
   const [cid, ps] = Object.entries(m)[1];
   console.log(cid, ps.find((p) => p !== process.argv[2]))' "$W/locate.json" "${ID[$victim]}")
 cnode=$(node_of "$cpeer")
-cfile=$(for f in "$W"/chunks/a*; do [ "$("$CPC" cid "$f")" = "$ccid" ] && echo "$f"; done)
+cfile=$(for f in "$W"/chunks/a*; do [ "$("$CPC" cid "$f")" != "$ccid" ] || echo "$f"; done)
 [ -n "$cfile" ] || fail "no chunk file for $ccid"
 "${H[@]}" flip "$W/$cnode/blocks/data.mdb" "$cfile" >/dev/null || fail "cannot damage $ccid on $cnode"
 wait_for "$W/$cnode.log" "scrub: block $ccid is corrupt" 15 || fail "$cnode's scrub did not find $ccid damaged"

@@ -171,7 +171,7 @@ static int setup(void **state) {
 }
 
 static int teardown(void **state) {
-  char cmd[128];
+  char cmd[256];
   int i;
   (void)state;
   for (i = 0; i < 100 && uv_run(&loop, UV_RUN_NOWAIT); i++)
