@@ -8,7 +8,8 @@
 //           [--tokens K] FILE...            register public content whose
 //                                           chunks are FILE... (raw, blake3);
 //                                           prints the content_id
-//           (or --cids FILE --size BYTES: chunks named in FILE, one a line)
+//           (or --cids FILE --size BYTES: chunks named in FILE, one a line;
+//           --time: a second line with the Unix ms when it was registered)
 //   locate BASE CONTENT_ID                  {cid: [provider PeerIds]} as JSON
 //   wait BASE CONTENT_ID WANT SECONDS [--exclude PEERID]...
 //                                           until every chunk has WANT
@@ -75,6 +76,7 @@ function opts (args) {
     else if (a === '--exclude') o.exclude.push(args[++i])
     else if (a === '--cids') o.cids = args[++i]
     else if (a === '--size') o.size = Number(args[++i])
+    else if (a === '--time') o.time = true
     else o.files.push(a)
   }
   return o
@@ -121,6 +123,7 @@ async function content (base, keyFile, args) {
   const r = await call(key, base, 'POST', '/v1/content', body)
   if (r.status !== 201) throw new Error(`POST /v1/content: ${r.status} ${JSON.stringify(r.body)}`)
   console.log(contentId)
+  if (o.time) console.log(Date.now()) // when the orchestrator had it
 }
 
 async function locateMap (base, contentId) {
