@@ -421,6 +421,7 @@ void cpc_node_close(cpc_node *n, void (*done)(void *ud), void *ud) {
   }
   if (n->started) {
     close_timer(n, &n->work_timer);
+    close_timer(n, &n->pump_timer);
     close_timer(n, &n->scrub_timer);
     close_timer(n, &n->sample_timer);
     close_timer(n, &n->reconnect_timer);

@@ -123,6 +123,7 @@ struct cpc_node {
   uv_work_t sync_req;
   int sync_rc;
   uv_timer_t work_timer; /* 1 s: fetch deadlines, retries */
+  uv_timer_t pump_timer; /* gathers a burst of orders */
   cpc__fetch_batch *batches;
   uint64_t confirm_retry_at;
   size_t n_confirming;

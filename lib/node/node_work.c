@@ -26,6 +26,7 @@
 #define MAX_CONFIRMING 64
 #define MAX_PROVIDING 4
 #define WORK_TICK_MS 1000
+#define COALESCE_MS 5
 
 struct cpc__fetch_batch {
   struct cpc__fetch_batch *next;
@@ -343,6 +344,13 @@ static void start_batch(cpc_node *n, cpc__work *first) {
     goto out;
   }
   n_addrs = parse_sources(first->sources, addrs, CPC__NODE_MAX_SRC_ADDRS);
+  {
+    const char *nl = strchr(first->sources, '\n');
+    cpc__node_logf(n, "fetching %zu block%s from %.*s%s", k, k == 1 ? "" : "s",
+                   (int)(nl ? (size_t)(nl - first->sources)
+                            : strlen(first->sources)),
+                   first->sources, n_addrs > 1 ? " and other sources" : "");
+  }
   b->started = cpc__node_now_ms();
   b->deadline = b->started + n->cfg.fetch_timeout_ms;
   b->next = n->batches;
@@ -767,6 +775,8 @@ static char *sources_text(const Cpc__Orchestrator__V1__Replicate *r) {
   return out;
 }
 
+static void on_pump_timer(uv_timer_t *t);
+
 static void handle(cpc_node *n, const uint8_t *msg, size_t len,
                    int from_journal) {
   Cpc__Orchestrator__V1__Work *m;
@@ -835,11 +845,16 @@ static void handle(cpc_node *n, const uint8_t *msg, size_t len,
   if (from_journal && w->kind == CPC__W_REPLICATE)
     cpc__node_logf(n, "resuming replicate %s (work %" PRIu64 ")", w->cid_text,
                    w->work_id);
-  pump(n);
+  /* orders come in bursts (one stream read holds many): gather them a few
+   * milliseconds so they share fetch sessions */
+  if (!uv_is_active((uv_handle_t *)&n->pump_timer))
+    uv_timer_start(&n->pump_timer, on_pump_timer, COALESCE_MS, 0);
   confirm_all(n);
 out:
   cpc__orchestrator__v1__work__free_unpacked(m, NULL);
 }
+
+static void on_pump_timer(uv_timer_t *t) { pump(t->data); }
 
 void cpc__work_on_message(cpc_node *n, const uint8_t *msg, size_t len) {
   handle(n, msg, len, 0);
@@ -875,6 +890,8 @@ static int provide_held(void *arg, const cpc_multihash *mh, size_t len) {
 int cpc__work_init(cpc_node *n) {
   int rc;
   n->provides_tail = &n->provides;
+  uv_timer_init(n->loop, &n->pump_timer);
+  n->pump_timer.data = n;
   rc = cpc__journal_replay(n, replay_one);
   if (rc != 0)
     return rc;
