@@ -2,7 +2,8 @@
 # cpc-node's command line: --help, init (key mode 0600, config with human
 # units, refusal to overwrite, bad values named), run without init, bad
 # options; a node without an orchestrator serves its store over Bitswap
-# and /metrics, and stops cleanly on SIGTERM.
+# and /metrics, and stops cleanly on SIGTERM; with a bootstrap peer it
+# provides its blocks on the DHT (found with `cpc dht find-providers`).
 set -euo pipefail
 BIN=${CPC_BIN_DIR:?CPC_BIN_DIR must be the build directory}
 NODE=$BIN/cpc-node
@@ -54,7 +55,7 @@ head -c 3000 /dev/urandom >"$W/blk"
 cid=$("$CPC" block put "$W/blk" --store "$W/a/blocks")
 "$NODE" --data "$W/a" --metrics 127.0.0.1:0 >"$W/out" 2>"$W/log" &
 pid=$!
-for _ in $(seq 1 50); do grep -q '^metrics listening' "$W/out" && break; sleep 0.1; done
+for _ in $(seq 1 50); do grep -q '^metrics listening' "$W/out" 2>/dev/null && break; sleep 0.1; done
 addr=$(sed -n 's/^listening on //p' "$W/out" | head -1)
 met=$(sed -n 's/^metrics listening on //p' "$W/out")
 [ -n "$addr" ] && [ -n "$met" ] || fail "node did not start: $(cat "$W/log")"
@@ -67,4 +68,28 @@ grep -q 'no orchestrator given' "$W/log" || fail "log does not say it runs witho
 kill -TERM "$pid"
 wait "$pid" || fail "node did not stop cleanly on SIGTERM"
 pid=
+
+# with bootstrap peers the node joins the DHT and provides what it holds:
+# a DHT server (its own bootstrap is a peer that is not there) as the seed
+nobody=$("$CPC" key new --type ed25519 --out "$W/nobody.key")
+"$CPC" net listen /ip4/127.0.0.1/tcp/0 --bootstrap "/ip4/127.0.0.1/tcp/9/p2p/$nobody" \
+  >"$W/seed.out" 2>"$W/seed.log" &
+seed=$!
+for _ in $(seq 1 50); do grep -q /p2p/ "$W/seed.out" 2>/dev/null && break; sleep 0.1; done
+seed_addr=$(head -1 "$W/seed.out")
+"$NODE" --data "$W/a" --bootstrap "$seed_addr" >"$W/out" 2>"$W/log" &
+pid=$!
+found=
+for _ in $(seq 1 30); do
+  if "$CPC" dht find-providers "$cid" --bootstrap "$seed_addr" --timeout 3000 2>/dev/null | grep -q "^$id"; then
+    found=1
+    break
+  fi
+  sleep 0.3
+done
+kill -TERM "$pid" "$seed"
+wait "$pid" || true
+wait "$seed" || true
+pid=
+[ -n "$found" ] || fail "the node's block is not provided on the DHT: $(cat "$W/log")"
 echo PASS
