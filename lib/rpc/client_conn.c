@@ -203,7 +203,8 @@ static void submit_chunk(cpc__rpc_cconn *c, write_req *w) {
 static void start_waiting(cpc__rpc_cconn *c) {
   cpc_rpc_client *cl = c->cl;
   uint32_t max;
-  while (cl->pend && cl->conn == c && !c->goaway && !c->closed) {
+  while (cl->pend && cl->conn == c && !c->goaway && !c->closed &&
+         !cl->closing) {
     max = nghttp2_session_get_remote_settings(
         c->h2, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
     if (c->n_streams >= max)
