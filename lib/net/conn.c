@@ -15,7 +15,11 @@ static const char *const SECURITY[] = {CPC_NOISE_PROTOCOL_ID};
 static const char *const MUXERS[] = {CPC_YAMUX_PROTOCOL_ID};
 
 /* One socket write: the request and a copy of the bytes. Buffers of
- * CPC__NET_WBUF_CAP bytes come from and go back to the host's pool. */
+ * CPC__NET_WBUF_CAP bytes come from and go back to the host's pool; they
+ * serve every write over WREQ_SMALL bytes (a fresh allocation that large
+ * would be mapped, faulted in and zeroed by the kernel for each write). */
+#define WREQ_SMALL (64u * 1024u)
+
 struct cpc__wreq {
   uv_write_t req;
   cpc_net_conn *conn;
@@ -26,7 +30,7 @@ struct cpc__wreq {
 
 static struct cpc__wreq *wreq_new(cpc_net *net, size_t cap) {
   struct cpc__wreq *w;
-  if (cap <= CPC__NET_WBUF_CAP && cap > CPC__NET_WBUF_CAP / 2) {
+  if (cap <= CPC__NET_WBUF_CAP && cap > WREQ_SMALL) {
     net->wpool_used = 1;
     if ((w = net->wpool) != NULL) {
       net->wpool = w->next_free;
@@ -232,15 +236,20 @@ enum flush_mode {
 /* Send yamux output through Noise. Only FLUSH_PACED waits for the upload
  * cap; the others are charged to it. */
 static int conn_flush(cpc_net_conn *c, enum flush_mode mode) {
+  size_t out_max = c->net->lim.max_conn_output;
+  size_t inflight_max =
+      CPC__NET_INFLIGHT < out_max / 2 ? CPC__NET_INFLIGHT : out_max / 2;
+  size_t chunk =
+      CPC__NET_WRITE_CHUNK < out_max / 4 ? CPC__NET_WRITE_CHUNK : out_max / 4;
   while (c->yamux && !uv_is_closing((uv_handle_t *)&c->tcp) &&
-         (mode != FLUSH_PACED || c->inflight < CPC__NET_INFLIGHT)) {
+         (mode != FLUSH_PACED || c->inflight < inflight_max)) {
     const uint8_t *p;
     size_t n = cpc_yamux_output(c->yamux, &p);
     int rc;
     if (n == 0 || (mode == FLUSH_ROOM && n <= c->y_max_output))
       break;
-    if (n > CPC__NET_WRITE_CHUNK)
-      n = CPC__NET_WRITE_CHUNK;
+    if (n > chunk)
+      n = chunk;
     if (mode == FLUSH_PACED && (n = cpc__throttle_up_allow(c, n)) == 0)
       break;
     if ((rc = write_secure(c, p, n)) != 0)

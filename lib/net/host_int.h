@@ -31,18 +31,23 @@
 #include "cpc/yamux.h"
 
 /* One shared read buffer per host: reads are processed synchronously.
- * Several Noise frames (65537 bytes each) per read, so that few frames are
- * split across reads (a split frame is copied aside). */
-#define CPC__NET_READ_BUF (256u * 1024u)
-/* Socket bytes queued before the settle pass stops encrypting more. */
-#define CPC__NET_INFLIGHT (512u * 1024u)
-/* Plaintext per socket write (a few whole Noise frames). */
-#define CPC__NET_WRITE_CHUNK (4u * CPC_NOISE_MAX_PLAINTEXT)
+ * Many Noise frames (65537 bytes each) per read, so that few frames are
+ * split across reads (a split frame is copied aside) and a fast sender
+ * needs few read calls. */
+#define CPC__NET_READ_BUF (1024u * 1024u)
+/* Socket bytes queued before the settle pass stops encrypting more (at
+ * most half of max_conn_output), so that the sender keeps encrypting while
+ * the kernel drains the socket. */
+#define CPC__NET_INFLIGHT (2048u * 1024u)
+/* Plaintext per socket write: 16 whole Noise frames, encrypted straight
+ * into one buffer and written with one call (at most a quarter of
+ * max_conn_output). */
+#define CPC__NET_WRITE_CHUNK (16u * CPC_NOISE_MAX_PLAINTEXT)
 /* Socket write buffers of a whole chunk are reused (a pool per host, at
  * most this many kept, released by the sweep once unused). */
 #define CPC__NET_WBUF_CAP                                                      \
-  (4u * (CPC_NOISE_MAX_PLAINTEXT + CPC_NOISE_FRAME_OVERHEAD))
-#define CPC__NET_WPOOL_MAX 8
+  (16u * (CPC_NOISE_MAX_PLAINTEXT + CPC_NOISE_FRAME_OVERHEAD))
+#define CPC__NET_WPOOL_MAX 4
 /* A released stream whose peer never closes is reset after this. */
 #define CPC__NET_LINGER_MS 10000u
 /* A graceful connection close that does not finish is forced after this. */

@@ -76,8 +76,8 @@ expect_status 2 $cpc net send "$addr" --upload-bps 5X
 expect_status 0 $cpc net send "$addr" --bytes 3000000 --upload-bps 2M
 rate=$(sed -n 's/.*"mb_per_s": \([0-9.]*\).*/\1/p' "$dir/out")
 awk -v r="$rate" 'BEGIN { exit !(r > 0 && r <= 2.2) }' || fail "--upload-bps 2M sent at $rate MB/s"
-start_listener "$dir/l2" --download-bps 2M
-expect_status 0 $cpc net send "$(head -1 "$dir/l2")" --bytes 3000000
+start_listener "$dir/l3" --download-bps 2M
+expect_status 0 $cpc net send "$(head -1 "$dir/l3")" --bytes 3000000
 rate=$(sed -n 's/.*"mb_per_s": \([0-9.]*\).*/\1/p' "$dir/out")
 awk -v r="$rate" 'BEGIN { exit !(r > 0 && r <= 2.4) }' || fail "a listener with --download-bps 2M took $rate MB/s"
 
