@@ -17,7 +17,8 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 
-"$NODE" --help | grep -q 'cpc-node init --data DIR --capacity SIZE' || fail "--help"
+help=$("$NODE" --help)
+grep -q 'cpc-node init --data DIR --capacity SIZE' <<<"$help" || fail "--help"
 
 # bad values are named
 out=$("$NODE" init --data "$W/a" --capacity 5X 2>&1) && fail "bad capacity accepted"
@@ -62,8 +63,9 @@ met=$(sed -n 's/^metrics listening on //p' "$W/out")
 grep -q "$id" <<<"$addr" || fail "listen address without the PeerId"
 "$CPC" block get "$cid" --peer "$addr" -o "$W/got" || fail "block not served"
 cmp -s "$W/blk" "$W/got" || fail "served block differs"
-curl -sf "http://$met/metrics" | grep -q '^cpc_node_blocks 1$' || fail "/metrics: cpc_node_blocks"
-curl -sf "http://$met/metrics" | grep -q '^cpc_node_disk_capacity_bytes 1500000000$' || fail "/metrics: capacity"
+m=$(curl -sf "http://$met/metrics")
+grep -q '^cpc_node_blocks 1$' <<<"$m" || fail "/metrics: cpc_node_blocks"
+grep -q '^cpc_node_disk_capacity_bytes 1500000000$' <<<"$m" || fail "/metrics: capacity"
 grep -q 'no orchestrator given' "$W/log" || fail "log does not say it runs without an orchestrator"
 kill -TERM "$pid"
 wait "$pid" || fail "node did not stop cleanly on SIGTERM"
@@ -81,7 +83,8 @@ seed_addr=$(head -1 "$W/seed.out")
 pid=$!
 found=
 for _ in $(seq 1 30); do
-  if "$CPC" dht find-providers "$cid" --bootstrap "$seed_addr" --timeout 3000 2>/dev/null | grep -q "^$id"; then
+  providers=$("$CPC" dht find-providers "$cid" --bootstrap "$seed_addr" --timeout 3000 2>/dev/null || true)
+  if grep -q "^$id" <<<"$providers"; then
     found=1
     break
   fi

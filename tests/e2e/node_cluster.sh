@@ -155,13 +155,13 @@ for m in cpc_node_disk_used_bytes cpc_node_connections cpc_node_cpu_ratio \
   cpc_node_memory_resident_bytes 'cpc_node_replications_total{result="ok"}'; do
   grep -qF "$m" <<<"$metrics" || fail "/metrics lacks $m"
 done
-curl -sf -H 'Accept: application/openmetrics-text' "http://${MET[n1]}/metrics" |
-  tail -n1 | grep -q '^# EOF' || fail "/metrics does not speak OpenMetrics"
+om=$(curl -sf -H 'Accept: application/openmetrics-text' "http://${MET[n1]}/metrics")
+[ "$(tail -n1 <<<"$om")" = "# EOF" ] || fail "/metrics does not speak OpenMetrics"
 for i in $(seq 1 100); do
-  cat "$W"/n*.log | grep -qE 'audit [0-9]+ of .*: passed' && break
+  grep -qE 'audit [0-9]+ of .*: passed' "$W"/n*.log && break
   sleep 0.2
 done
-cat "$W"/n*.log | grep -qE 'audit [0-9]+ of .*: passed' || fail "no audit answered"
+grep -qE 'audit [0-9]+ of .*: passed' "$W"/n*.log || fail "no audit answered"
 log "   /metrics OK, audits answered and passed"
 
 # ---- 2. impostor --------------------------------------------------------------
@@ -268,7 +268,8 @@ wait_for "$W/tiny.log" 'registered with the orchestrator' 10 || fail "tiny did n
 wait_for "$W/tiny.log" 'failed: capacity exceeded' 30 || fail "the full node did not refuse"
 used=$("$CPC" block stat --store "$W/tiny/blocks" | sed -n 's/^bytes: //p')
 [ "$used" -le 600000 ] || fail "tiny stores $used bytes, over its 600000"
-curl -sf "http://${MET[tiny]}/metrics" | grep -qE '^cpc_node_replications_total\{result="refused"\} [1-9]' ||
+tm=$(curl -sf "http://${MET[tiny]}/metrics")
+grep -qE '^cpc_node_replications_total\{result="refused"\} [1-9]' <<<"$tm" ||
   fail "refusals not counted in /metrics"
 log "7. full node: $(grep -m1 'capacity exceeded' "$W/tiny.log" | sed 's/.*failed: //'); holds $used of 600000 bytes"
 
