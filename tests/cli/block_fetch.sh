@@ -6,8 +6,13 @@
 set -euo pipefail
 cpc=${CPC_BIN:?CPC_BIN must name the cpc binary}
 dir=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$dir"; }
+# listen runs in $(...), a subshell: the peers' pids go to a file.
+cleanup() {
+  if [ -f "$dir/pids" ]; then
+    while read -r p; do kill -9 "$p" 2>/dev/null || true; done <"$dir/pids"
+  fi
+  rm -rf "$dir"
+}
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 expect_status() { # want_status command...
@@ -22,7 +27,7 @@ listen() { # store-or-empty -> prints the address
   else
     $cpc net listen /ip4/127.0.0.1/tcp/0 >"$out" 2>&1 &
   fi
-  pids+=($!)
+  echo $! >>"$dir/pids"
   for _ in $(seq 1 50); do [ -s "$out" ] && { head -1 "$out"; return; }; sleep 0.1; done
   fail "net listen printed no address: $(cat "$out")"
 }
