@@ -263,6 +263,10 @@ uint16_t cpc_orchestrator_grpc_port(const cpc_orchestrator *o) {
 static void finish_close(cpc_orchestrator *o) {
   void (*done)(void *) = o->done;
   void *ud = o->done_ud;
+  /* The gRPC server has closed: every call's on_cancel has run, so the
+   * node service's handlers are done with it. */
+  cpc__node_service_free(o->svc);
+  o->svc = NULL;
   cpc__orch_release_leases(&o->tick_core); /* no tick is under way now */
   cpc_sql_close(o->tick_db);
   cpc_sql_close(o->db);
@@ -307,8 +311,6 @@ void cpc_orchestrator_close(cpc_orchestrator *o, void (*done)(void *ud),
     cpc_rpc_server_close(o->rpc, on_rpc_closed, o);
     o->rpc = NULL;
   }
-  cpc__node_service_free(o->svc);
-  o->svc = NULL;
   one_closed(o);
 }
 
