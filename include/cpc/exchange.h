@@ -87,6 +87,11 @@ typedef struct cpc_exchange_config {
   cpc_bitswap_client_config client;
   uint32_t tick_ms; /* clock for the engines' timeouts (default 100) */
   int superseed;    /* super-seeding and swarming (default 1; see top) */
+  int superseed_serve; /* with superseed: the serving side, holding wants
+                          for blocks lately sent to another peer (default
+                          1). A PDS turns it off: the nodes that replicate
+                          its content are each told to pull every block
+                          from it, and do not trade among themselves. */
   uint32_t swarm_lookup_ms; /* DHT provider lookups of a running fetch
                                (default 2000) */
   size_t max_swarm_peers;   /* peers one fetch takes in by swarming

@@ -27,6 +27,7 @@ void cpc_exchange_config_default(cpc_exchange_config *c) {
   cpc_bitswap_client_config_default(&c->client);
   c->tick_ms = 100;
   c->superseed = 1;
+  c->superseed_serve = 1;
   c->swarm_lookup_ms = 2000;
   c->max_swarm_peers = 16;
 }
@@ -493,7 +494,7 @@ int cpc_exchange_new(uv_loop_t *loop, cpc_net *net, cpc_blockstore *bs,
   ex->cfg = *cfg;
   ex->cfg.server.on_ready = engine_on_ready;
   ex->cfg.server.ud = ex;
-  ex->cfg.server.superseed = cfg->superseed != 0;
+  ex->cfg.server.superseed = cfg->superseed != 0 && cfg->superseed_serve != 0;
   src.ud = ex;
   rc = cpc_bitswap_server_new(&ex->server, &ex->cfg.server, &src);
   if (rc == 0)

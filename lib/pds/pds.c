@@ -181,7 +181,13 @@ static int start_host(cpc_pds *p, char *err, size_t cap) {
     if (cpc_multiaddr_format(&addrs[i], p->addrs[p->n_addrs],
                              CPC_PDS_MAX_ADDR_TEXT, NULL) == 0)
       p->n_addrs++;
-  rc = cpc_exchange_new(p->loop, p->net, p->bs, NULL, &p->ex);
+  /* Readers of the same content swarm (superseed), but this PDS never
+   * holds back a block as a seeder: each node replicating our content is
+   * told to pull every block from us. */
+  cpc_exchange_config xc;
+  cpc_exchange_config_default(&xc);
+  xc.superseed_serve = 0;
+  rc = cpc_exchange_new(p->loop, p->net, p->bs, &xc, &p->ex);
   if (rc != 0)
     snprintf(err, cap, "Bitswap: %s", cpc_strerror(rc));
   return rc;
