@@ -51,7 +51,7 @@ rm -f "$tmp/blocks.bin"
 mib=$((n * size >> 20))
 echo "object: $n blocks x 256 KiB = $mib MiB"
 
-"$build/cpc" net listen /ip4/127.0.0.1/tcp/0 --store "$tmp/origin" >"$tmp/origin.addr" 2>"$tmp/origin.err" &
+"$build/cpc" net listen /ip4/127.0.0.1/tcp/0 --store "$tmp/origin" --no-superseed >"$tmp/origin.addr" 2>"$tmp/origin.err" &
 pids+=($!)
 wait_line "$tmp/origin.addr" /p2p/ 10
 origin=$(head -1 "$tmp/origin.addr")

@@ -29,6 +29,7 @@ static void usage(FILE *out) {
   fprintf(
       out,
       "usage: cpc net listen [MULTIADDR...] [--key FILE] [--store DIR]\n"
+      "                      [--no-superseed]\n"
       "                      [--bootstrap MA] [--dht-client] [OPTIONS]\n"
       "       cpc net ping MULTIADDR [-n COUNT] [OPTIONS]\n"
       "       cpc net identify MULTIADDR [OPTIONS]\n"
@@ -46,7 +47,9 @@ static void usage(FILE *out) {
       "            libp2p PrivateKey protobuf (cpc key new); without it a\n"
       "            fresh Ed25519 key is used. --store DIR: also serve Bitswap\n"
       "            (/ipfs/bitswap/1.2.0, 1.1.0, 1.0.0) from that block store\n"
-      "            (created if missing; see cpc block).\n"
+      "            (created if missing; see cpc block), super-seeding when\n"
+      "            several peers fetch the same blocks; --no-superseed: serve\n"
+      "            every request at once (an origin replicated by nodes).\n"
       "            Also runs the Kademlia DHT (/ipfs/kad/1.0.0) as a server:\n"
       "            it answers FIND_NODE, GET/ADD_PROVIDER(S), GET/PUT_VALUE.\n"
       "            --bootstrap MA (repeatable; /ip4|ip6/A/tcp/P/p2p/ID):\n"
@@ -88,6 +91,7 @@ struct opts {
   const char *bootstrap[CPC_NET_MAX_BOOTSTRAP];
   size_t n_bootstrap;
   int dht_client;
+  int no_hold; /* listen --no-superseed */
 };
 
 static int parse_u64(const char *s, uint64_t *v) {
@@ -177,6 +181,8 @@ static int parse(int argc, char **argv, struct opts *o) {
       if (o->n_bootstrap >= CPC_NET_MAX_BOOTSTRAP)
         goto bad_value;
       o->bootstrap[o->n_bootstrap++] = argv[++i];
+    } else if (strcmp(a, "--no-superseed") == 0) {
+      o->no_hold = 1;
     } else if (strcmp(a, "--dht-client") == 0) {
       o->dht_client = 1;
     } else if (a[0] == '/' && o->n_addrs < CPC_NET_MAX_LISTEN) {
@@ -402,8 +408,11 @@ static int cmd_listen(struct app *a) {
   }
   if ((rc = start_host(a, a->bs ? &ev : NULL, 1)) != 0)
     return rc;
+  cpc_exchange_config xc;
+  cpc_exchange_config_default(&xc);
+  xc.superseed_serve = !a->o.no_hold;
   if (a->bs &&
-      (rc = cpc_exchange_new(&a->loop, a->net, a->bs, NULL, &a->ex)) != 0) {
+      (rc = cpc_exchange_new(&a->loop, a->net, a->bs, &xc, &a->ex)) != 0) {
     finish(a, 1);
     run_loop(a);
     return cpc_fail(CMD, "cannot start Bitswap: %s", cpc_strerror(rc));

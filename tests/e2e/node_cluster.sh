@@ -81,7 +81,7 @@ mkdir -p "$W/chunks"
 for i in $(seq 1 12); do head -c $((150000 + i * 7000)) /dev/urandom >"$W/chunks/a$i"; done
 for i in $(seq 1 30); do head -c 262144 /dev/urandom >"$W/chunks/b$i"; done
 for f in "$W"/chunks/*; do "$CPC" block put "$f" --store "$W/origin" >/dev/null; done
-"$CPC" net listen /ip4/127.0.0.1/tcp/0 --store "$W/origin" >"$W/origin.out" 2>"$W/origin.log" &
+"$CPC" net listen /ip4/127.0.0.1/tcp/0 --store "$W/origin" --no-superseed >"$W/origin.out" 2>"$W/origin.log" &
 PID[origin]=$!
 wait_for "$W/origin.out" '/p2p/' 10 || fail "origin did not start"
 ORIGIN=$(grep -m1 '/p2p/' "$W/origin.out")
