@@ -234,6 +234,27 @@ if c d get "$BIG" -o /dev/null 2>"$T/err.txt"; then fail "D got content larger t
 grep -q "storage limit" "$T/err.txt" || fail "unclear storage-limit error: $(cat "$T/err.txt")"
 ok "storage limit $limit: $used used, $evicted cached blocks evicted (LRU), own content kept, too-large content refused"
 
+# --- bandwidth limit -------------------------------------------------------------
+# E may move 1 MiB/s; a 4 MB download must not run faster than that + 10%
+# (a cap is a bound on the rate: load can only make it slower).
+cat >"$T/slow.json" <<EOF
+{ "bandwidth_limit": "1MiB", "sync_interval_ms": 300, "fetch_timeout_ms": 30000 }
+EOF
+start_pds e "$T/slow.json"
+head -c 4000000 /dev/urandom >"$T/bw.bin"
+BW=$(c a put "$T/bw.bin" --access public) || fail "A put bw"
+t0=$(date +%s.%N)
+c e get "$BW" -o "$T/e_bw.bin" || fail "E get under the bandwidth limit"
+t1=$(date +%s.%N)
+cmp -s "$T/bw.bin" "$T/e_bw.bin" || fail "E's download differs"
+sleep 1.2 # the PDS reads its traffic counters once a second
+recv=$(c e status --json | python3 -c 'import json,sys;print(json.load(sys.stdin)["bandwidth"]["received"])')
+rate=$(python3 -c "print(int($recv / ($t1 - $t0)))")
+python3 -c "import sys; sys.exit(0 if $rate <= 1.1 * 1048576 else 1)" ||
+  fail "E received $recv bytes in $(python3 -c "print(round($t1 - $t0, 2))") s: $rate B/s, over 1 MiB/s + 10%"
+[ "$recv" -ge 4000000 ] || fail "E's traffic counter says $recv bytes for a 4 MB download"
+ok "bandwidth limit 1 MiB/s: $recv bytes received at $rate B/s"
+
 # --- bad input -----------------------------------------------------------------
 echo '{"storage_limit": "lots"}' >"$T/bad.json"
 "$BIN/cpc-pds" --config "$T/bad.json" --data "$T/bad" 2>"$T/err.txt" && fail "bad config accepted"
