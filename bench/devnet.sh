@@ -129,8 +129,13 @@ t0=$(now)
 "$cpc" devnet --nodes 3 --users 2 --dir "$tmp/devnet" --port-base "$base" \
   >"$tmp/devnet.out" 2>"$tmp/devnet.err" &
 devnet_pid=$!
-wait_line "$tmp/devnet.out" 'CPC devnet is up' 60 ||
-  { cat "$tmp/devnet.err" >&2; exit 1; }
+for _ in $(seq 1 600); do
+  grep -q 'CPC devnet is up' "$tmp/devnet.out" && break
+  kill -0 "$devnet_pid" 2>/dev/null || break
+  sleep 0.1
+done
+grep -q 'CPC devnet is up' "$tmp/devnet.out" ||
+  { echo "cpc devnet did not come up (exited, or not up within 60 s):" >&2; cat "$tmp/devnet.err" >&2; exit 1; }
 echo "devnet up in $(secs "$t0" "$(now)") s (port base $base)"
 orch=http://127.0.0.1:$base
 # "  user-U:  export CPC_PDS=URL CPC_PDS_TOKEN_FILE=PATH"
