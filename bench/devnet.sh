@@ -174,6 +174,16 @@ t2=$(now)
 repl_s=$(secs "$t1" "$t2")
 echo "replication (3 nodes, until complete):         $repl_s s after the put ($(rate $((3 * mib)) "$repl_s") MiB/s stored in all; $(secs "$t0" "$t2") s from the start of the put) $r"
 
+# the nodes' side, from their logs: the first fetch order and the last
+# confirmation (each after an fsync of the node's store)
+first=$(grep -h 'cpc-node: fetching' "$tmp"/devnet/logs/node-*.log | cut -c1-24 | sort | head -1)
+last=$(grep -h 'confirmed$' "$tmp"/devnet/logs/node-*.log | cut -c1-24 | sort | tail -1)
+if [[ -n $first && -n $last ]]; then
+  first=$(date -d "$first" +%s.%N)
+  last=$(date -d "$last" +%s.%N)
+  echo "  of which: first fetch by a node $(secs "$t1" "$first") s after the put, nodes busy $(secs "$first" "$last") s ($(rate $((3 * mib)) "$(secs "$first" "$last")") MiB/s), orchestrator listed all $(secs "$last" "$t2") s after the last confirmation"
+fi
+
 # --- get as user 2 ------------------------------------------------------------
 sync
 t0=$(now)
