@@ -130,7 +130,7 @@ t0=$(now)
   >"$tmp/devnet.out" 2>"$tmp/devnet.err" &
 devnet_pid=$!
 for _ in $(seq 1 600); do
-  grep -q 'CPC devnet is up' "$tmp/devnet.out" && break
+  grep -q 'CPC devnet is up' "$tmp/devnet.out" 2>/dev/null && break
   kill -0 "$devnet_pid" 2>/dev/null || break
   sleep 0.1
 done
@@ -176,7 +176,7 @@ echo "replication (3 nodes, until complete):         $repl_s s after the put ($(
 
 # the nodes' side, from their logs: the first fetch order and the last
 # confirmation (each after an fsync of the node's store)
-first=$(grep -h 'cpc-node: fetching' "$tmp"/devnet/logs/node-*.log | cut -c1-24 | sort | head -1)
+first=$(grep -h 'cpc-node: fetching' "$tmp"/devnet/logs/node-*.log | cut -c1-24 | sort | sed -n 1p)
 last=$(grep -h 'confirmed$' "$tmp"/devnet/logs/node-*.log | cut -c1-24 | sort | tail -1)
 if [[ -n $first && -n $last ]]; then
   first=$(date -d "$first" +%s.%N)
