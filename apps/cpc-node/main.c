@@ -76,7 +76,7 @@ static int bad(const char *fmt, ...) {
 
 static int parse(int argc, char **argv, int first, opts *o) {
   int i;
-  for (i = first; i < argc; i++) {
+  for (i = first; i < argc; i += 2) { /* every option takes a value */
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     const char **slot = NULL;
     if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -108,7 +108,6 @@ static int parse(int argc, char **argv, int first, opts *o) {
     if (!v)
       return bad("%s needs a value", a);
     *slot = v;
-    i++;
   }
   return 0;
 }
