@@ -23,6 +23,7 @@
 #define MAX_PROVIDER_ADDRS 64
 #define MAX_WANTS 65536
 #define DHT_TIMEOUT_MS 5000
+#define MAX_BLOCK_RETRIES 8 /* per read */
 
 struct cpc__pds_read {
   cpc_pds *p;
@@ -32,6 +33,7 @@ struct cpc__pds_read {
   cpc__pds_fetch *fetch;
   cpc__pds_fetch **extra; /* one-off fetches for blocks found late */
   size_t n_extra;
+  unsigned retries; /* blocks fetched again after their batch gave up */
   cpc_multiaddr addrs[MAX_PROVIDER_ADDRS];
   size_t n_addrs;
   uint32_t timeout_ms;
@@ -395,25 +397,45 @@ fail:
   return rc;
 }
 
+/* Fetch cid alone from every provider address; *out is kept in r->extra. */
+static int fetch_one(cpc__pds_read *r, const cpc_cid *cid,
+                     cpc__pds_fetch **out) {
+  cpc__pds_fetch **ne = realloc(r->extra, (r->n_extra + 1) * sizeof *r->extra);
+  int rc;
+  if (!ne)
+    return CPC_ENOMEM;
+  r->extra = ne;
+  rc = cpc__pds_fetch_start(r->p, cid, 1, r->addrs, r->n_addrs, NULL, out);
+  if (rc == 0)
+    r->extra[r->n_extra++] = *out;
+  return rc;
+}
+
 static int source(void *ctx, const cpc_cid *cid, uint8_t *buf, size_t cap,
                   size_t *len) {
   cpc__pds_read *r = ctx;
   int rc = cpc_blockstore_get(r->p->bs, cid, buf, cap, len);
   if (rc == CPC_ENOENT && r->n_addrs > 0) {
     cpc__pds_fetch *f = r->fetch;
-    if (!f) {
-      /* a block no list named (DHT-only reads): fetch it alone */
-      cpc__pds_fetch **ne =
-          realloc(r->extra, (r->n_extra + 1) * sizeof *r->extra);
-      if (!ne)
-        return CPC_ENOMEM;
-      r->extra = ne;
-      rc = cpc__pds_fetch_start(r->p, cid, 1, r->addrs, r->n_addrs, NULL, &f);
-      if (rc != 0)
-        return rc;
-      r->extra[r->n_extra++] = f;
-    }
+    if (!f && (rc = fetch_one(r, cid, &f)) != 0) /* a block no list named
+                                                    (DHT-only reads) */
+      return rc;
     rc = cpc__pds_fetch_wait(f, cid, r->timeout_ms);
+    /* The batch ended without this block (a provider left or lost it
+     * mid-way, as when a node dies): ask every provider again, a bounded
+     * number of times per read, before the stream is cut. */
+    while (rc != 0 && rc != CPC_ETIMEDOUT && rc != CPC_ECLOSED &&
+           r->retries < MAX_BLOCK_RETRIES) {
+      char text[CPC_CID_MAX_TEXT];
+      r->retries++;
+      cpc_cid_format(cid, CPC_MB_BASE32, text, sizeof text);
+      fprintf(stderr, "read: %s: the fetch ended without it (%s); asking the "
+                      "%zu providers again\n",
+              text, cpc_strerror(rc), r->n_addrs);
+      if ((rc = fetch_one(r, cid, &f)) != 0)
+        break;
+      rc = cpc__pds_fetch_wait(f, cid, r->timeout_ms);
+    }
     if (rc == 0)
       rc = cpc_blockstore_get(r->p->bs, cid, buf, cap, len);
   }
