@@ -348,7 +348,9 @@ int cpc__pds_read_open(cpc_pds *p, const cpc_cid *content_id,
       goto fail;
     for (i = 0; i < n; i++)
       missing += !has_block(p, &cids[i]);
-    if (missing)
+    /* The DHT only when locate named nobody: its lookup can take seconds
+     * (fetches of several blocks still swarm with other readers). */
+    if (missing && r->n_addrs == 0)
       add_dht_providers(r);
   }
   if (missing && r->n_addrs == 0) {
