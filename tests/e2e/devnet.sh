@@ -131,12 +131,15 @@ if as_user 2 get "$PRIV" -o "$W/priv2.bin" 2>"$W/err.txt"; then fail "user 2 got
 ok "owner offline: public content read from the nodes, private refused ($(head -c 100 "$W/err.txt"))"
 
 # ---- 4. a chunk altered on a node -------------------------------------------
+# A chunk of the public content user 3 is about to read, on a node that
+# holds it (the orchestrator lists the chunks).
+curl -sf "$ORCH/v1/content/$PUB_CID" | jq -r '.chunks[].cid' | sort >"$W/pub_chunks.txt"
 victim=""
 for i in 1 2 3 4; do
-  c=$("$CPC" block ls --store "$DN/node-$i/blocks" | head -n 1)
+  c=$("$CPC" block ls --store "$DN/node-$i/blocks" | sort | comm -12 - "$W/pub_chunks.txt" | head -n 1)
   if [ -n "$c" ]; then victim=$i; vcid=$c; break; fi
 done
-[ -n "$victim" ] || fail "no node holds a block"
+[ -n "$victim" ] || fail "no node holds a chunk of $PUB_CID"
 "$CPC" block get "$vcid" --store "$DN/node-$victim/blocks" -o "$W/block.bin"
 node --import "$SRC/tests/interop/polyfill.mjs" "$SRC/tests/e2e/node_cluster.mjs" \
   flip "$DN/node-$victim/blocks/data.mdb" "$W/block.bin" || fail "could not alter the block"
