@@ -66,7 +66,7 @@ static void conn_closed(cpc_net *net, cpc_net_conn *c, int reason, void *ud) {
 }
 
 int main(int argc, char **argv) {
-  static const cpc_net_events ev = {NULL, conn_closed, NULL};
+  static const cpc_net_events ev = {.on_conn_close = conn_closed};
   static const cpc_exchange_fetch_callbacks cb = {on_block, on_done};
   cpc_cid *cids = calloc(MAX_CIDS, sizeof *cids);
   cpc_multiaddr target;

@@ -57,7 +57,10 @@ static void usage(FILE *out) {
       "            on stderr once done). --dht-client: only ask, never answer\n"
       "  ping      ping the peer COUNT times (default 1); one round trip per\n"
       "            line, e.g. \"0.213 ms\"\n"
-      "  identify  print what the peer says about itself as JSON\n"
+      "  identify  print what the peer says about itself as JSON.\n"
+      "            --watch MS: stay connected MS milliseconds and print it\n"
+      "            again each time the peer pushes a change (identify\n"
+      "            push), one compact JSON object per line\n"
       "  echo      open N streams (default 1) of /cpc/echo/1.0.0, send B\n"
       "            random bytes (default 1048576) on each, check the echo;\n"
       "            prints a JSON summary. --reset: send half, and reset each\n"
@@ -92,6 +95,7 @@ struct opts {
   size_t n_bootstrap;
   int dht_client;
   int no_hold; /* listen --no-superseed */
+  uint64_t watch_ms; /* identify --watch */
 };
 
 static int parse_u64(const char *s, uint64_t *v) {
@@ -147,6 +151,9 @@ static int parse(int argc, char **argv, struct opts *o) {
       o->key_file = argv[++i];
     } else if (strcmp(a, "--store") == 0 && more) {
       o->store = argv[++i];
+    } else if (strcmp(a, "--watch") == 0 && more) {
+      if (parse_u64(argv[++i], &o->watch_ms) || o->watch_ms == 0)
+        goto bad_value;
     } else if (strcmp(a, "--agent") == 0 && more) {
       o->agent = argv[++i];
     } else if (strcmp(a, "--timeout") == 0 && more) {
@@ -280,6 +287,7 @@ struct app {
   cpc_blockstore *bs; /* listen --store */
   cpc_exchange *ex;
   int signals, loop_open;
+  int watching; /* identify --watch: linger runs watch_over */
 };
 
 static void net_closed(void *ud) {
@@ -292,6 +300,10 @@ static void finish(struct app *a, int status) {
     return;
   a->done = 1;
   a->status = status;
+  if (a->watching) {
+    uv_close((uv_handle_t *)&a->linger, NULL);
+    a->watching = 0;
+  }
   if (a->signals) {
     uv_close((uv_handle_t *)&a->sigint, NULL);
     uv_close((uv_handle_t *)&a->sigterm, NULL);
@@ -590,13 +602,30 @@ static void print_identify(struct app *a, cpc_net_conn *c) {
                       json_string(info->has_public_key
                                       ? cpc_key_type_name(info->public_key.type)
                                       : "unknown"));
-  out = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-  if (out)
+  out = json_dumps(o, (a->o.watch_ms ? JSON_COMPACT : JSON_INDENT(2)) |
+                         JSON_PRESERVE_ORDER);
+  if (out) {
     printf("%s\n", out);
+    fflush(stdout);
+  }
   free(out);
   json_decref(o);
   cpc_net_peer_info_free(info);
-  finish(a, out ? 0 : 1);
+  if (!out)
+    finish(a, 1);
+  else if (!a->o.watch_ms)
+    finish(a, 0);
+}
+
+static void watch_over(uv_timer_t *t) {
+  finish(t->data, 0); /* closes the timer */
+}
+
+static void on_identify_push(cpc_net *net, cpc_net_conn *c, void *ud) {
+  struct app *a = ud;
+  (void)net;
+  if (c == a->conn && a->o.watch_ms && !a->done)
+    print_identify(a, c);
 }
 
 static void on_identify(cpc_net *net, cpc_net_conn *c, int status, void *ud) {
@@ -604,10 +633,17 @@ static void on_identify(cpc_net *net, cpc_net_conn *c, int status, void *ud) {
   (void)net;
   if (c != a->conn)
     return;
-  if (status != 0)
+  if (status != 0) {
     fail_with(a, "identify of", status);
-  else
-    print_identify(a, c);
+    return;
+  }
+  print_identify(a, c);
+  if (a->o.watch_ms && !a->done) {
+    uv_timer_init(&a->loop, &a->linger);
+    a->linger.data = a;
+    a->watching = 1;
+    uv_timer_start(&a->linger, watch_over, a->o.watch_ms, 0);
+  }
 }
 
 static void on_dial_identify(cpc_net *net, int status, cpc_net_conn *c,
@@ -629,7 +665,8 @@ static void on_open_identify(cpc_net *net, cpc_net_conn *c, void *ud) {
 static int cmd_identify(struct app *a) {
   static const cpc_net_events ev = {.on_conn_open = on_open_identify,
                                     .on_conn_close = on_conn_close,
-                                    .on_identify = on_identify};
+                                    .on_identify = on_identify,
+                                    .on_identify_push = on_identify_push};
   int rc;
   if ((rc = parse_target(a, "identify")) != 0 ||
       (rc = start_host(a, &ev, 0)) != 0)

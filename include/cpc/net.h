@@ -123,6 +123,10 @@ typedef struct cpc_net_events {
   /* Identify on conn finished: status 0 and the peer store updated, or a
    * negative code (the remote did not answer, lied about its key...). */
   void (*on_identify)(cpc_net *net, cpc_net_conn *conn, int status, void *ud);
+  /* The peer on conn pushed a new identify (/ipfs/id/push/1.0.0: its
+   * protocols or addresses changed) and the peer store holds it. A push
+   * that fails to decode or verify is dropped without an event. */
+  void (*on_identify_push)(cpc_net *net, cpc_net_conn *conn, void *ud);
 } cpc_net_events;
 
 /* --- builder --------------------------------------------------------- */

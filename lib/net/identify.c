@@ -95,8 +95,11 @@ static void report(struct reader *r, int status) {
     return;
   r->reported = 1;
   cpc__dht_identified(net, r->conn, status); /* pushes too: modes change */
-  if (r->is_push)
+  if (r->is_push) {
+    if (status == 0 && net->ev.on_identify_push)
+      net->ev.on_identify_push(net, r->conn, net->ev_ud);
     return;
+  }
   if (net->ev.on_identify)
     net->ev.on_identify(net, r->conn, status, net->ev_ud);
 }

@@ -198,7 +198,7 @@ static void on_dht_joined(cpc_dht *d, int rc, void *ud) {
 }
 
 static int start_host(cpc_node *n, char *err, size_t cap) {
-  static const cpc_net_events ev = {NULL, on_conn_close, NULL};
+  static const cpc_net_events ev = {.on_conn_close = on_conn_close};
   cpc_multiaddr seeds[CPC_NODE_MAX_BOOTSTRAP];
   cpc_net_builder *b = NULL;
   cpc_net_limits lim;

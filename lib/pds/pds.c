@@ -126,7 +126,7 @@ static void on_conn_close(cpc_net *net, cpc_net_conn *c, int reason,
 static int start_host(cpc_pds *p, char *err, size_t cap) {
   cpc_net_builder *b = NULL;
   cpc_net_limits lim;
-  cpc_net_events ev = {NULL, on_conn_close, NULL};
+  cpc_net_events ev = {.on_conn_close = on_conn_close};
   cpc_multiaddr boot[CPC_PDS_MAX_ADDRS], addrs[CPC_PDS_MAX_ADDRS];
   size_t i, n = 0;
   int rc;

@@ -1,7 +1,7 @@
 // The C host against js-libp2p 3 (tcp, noise, yamux, identify, ping), both
 // directions: js dials `cpc net listen`, and `cpc net ping|identify|echo`
 // dial a js node. Ed25519 and secp256k1 identities on both sides; ping;
-// identify fields; 100 concurrent streams echoing 1 MiB each; half-close;
+// identify fields; identify push (js -> C); 100 concurrent streams echoing 1 MiB each; half-close;
 // reset; a js peer killed mid-stream; garbage, truncated and oversized
 // frames and a slow-loris socket. Everything on 127.0.0.1, every child
 // process killed at the end, every wait bounded.
@@ -18,7 +18,7 @@ import { createLibp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
-import { identify } from '@libp2p/identify'
+import { identify, identifyPush } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import { multiaddr } from '@multiformats/multiaddr'
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
@@ -129,15 +129,17 @@ function echoHandler (stats) {
   }
 }
 
-async function startJs (type, listen = true) {
+async function startJs (type, listen = true, { push = false } = {}) {
   const privateKey = await generateKeyPair(type)
+  const services = { identify: identify(), ping: ping() }
+  if (push) services.identifyPush = identifyPush()
   const node = await createLibp2p({
     privateKey,
     addresses: { listen: listen ? ['/ip4/127.0.0.1/tcp/0'] : [] },
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    services: { identify: identify(), ping: ping() }
+    services
   })
   nodes.add(node)
   const stats = { streams: 0, errors: 0, resets: 0 }
@@ -242,6 +244,55 @@ for (const [cType, jsType] of PAIRS) {
     }
   })
 }
+
+test('identify push: a protocol js adds reaches C (`cpc net identify --watch`) without a new identify', async () => {
+  const PUSHED = '/cpc/test-push/1.0.0'
+  const js = await startJs('Ed25519', true, { push: true })
+  const p = spawn(CPC, ['net', 'identify', js.addr(), '--watch', '20000'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  children.add(p)
+  let stderr = ''
+  p.stderr.on('data', (d) => { stderr += d })
+  try {
+    const seen = []
+    let wake = () => {}
+    let out = ''
+    p.stdout.on('data', (d) => {
+      out += d
+      let nl
+      while ((nl = out.indexOf('\n')) >= 0) {
+        seen.push(JSON.parse(out.slice(0, nl)))
+        out = out.slice(nl + 1)
+        wake()
+      }
+    })
+    const line = (n) => withTimeout(new Promise((resolve) => {
+      wake = () => { if (seen.length >= n) resolve(seen[n - 1]) }
+      wake()
+    }), 10000, `identify line ${n}: ${stderr}`)
+    const first = await line(1)
+    assert.equal(first.peer_id, js.node.peerId.toString())
+    assert.ok(!first.protocols.includes(PUSHED), first.protocols)
+    assert.ok(first.protocols.includes('/ipfs/id/push/1.0.0'), first.protocols)
+    await js.node.handle(PUSHED, (stream) => stream.abort(new Error('test')))
+    let last = await line(2)
+    for (let n = 3; !last.protocols.includes(PUSHED) && n < 6; n++) last = await line(n)
+    assert.ok(last.protocols.includes(PUSHED), `C never saw ${PUSHED}: ${last.protocols}`)
+    assert.equal(last.peer_id, js.node.peerId.toString())
+    // and js's unhandle is pushed too
+    await js.node.unhandle(PUSHED)
+    const n = seen.length + 1
+    for (let i = n; i < n + 4; i++) {
+      last = await line(i)
+      if (!last.protocols.includes(PUSHED)) break
+    }
+    assert.ok(!last.protocols.includes(PUSHED), last.protocols)
+    assert.equal(js.node.getConnections().length, 1, 'the one connection stayed up')
+  } finally {
+    p.kill('SIGTERM')
+    children.delete(p)
+    await stopJs(js)
+  }
+})
 
 test('names: C dials js and js dials C at /dns4/localhost', async () => {
   const c = await startCpc('Ed25519')

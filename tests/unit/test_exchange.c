@@ -66,7 +66,7 @@ static void ev_close(cpc_net *net, cpc_net_conn *c, int reason, void *ud) {
   cpc_exchange_conn_closed(n->ex, c);
 }
 
-static const cpc_net_events events = {NULL, ev_close, NULL};
+static const cpc_net_events events = {.on_conn_close = ev_close};
 
 static void short_timeouts(cpc_exchange_config *cfg) {
   cpc_exchange_config_default(cfg);

@@ -84,7 +84,9 @@ static void ev_identify(cpc_net *net, cpc_net_conn *c, int status, void *ud) {
   h->identified_conn = c;
 }
 
-static const cpc_net_events events = {ev_open, ev_close, ev_identify};
+static const cpc_net_events events = {.on_conn_open = ev_open,
+                                      .on_conn_close = ev_close,
+                                      .on_identify = ev_identify};
 
 /* Build a host; listen may be NULL (a dial-only host). */
 static void host_start(struct host *h, const char *listen,
@@ -283,9 +285,8 @@ static void test_builder(void **state) {
   assert_int_equal(cpc_multiaddr_parse(&ma, "/ip4/1.2.3.4/tcp/1", 18), 0);
   assert_int_equal(cpc_net_builder_with_kademlia(b, 7, NULL, 0), CPC_EINVAL);
   assert_non_null(strstr(cpc_net_builder_error(b), "Kademlia"));
-  assert_int_equal(
-      cpc_net_builder_with_kademlia(b, CPC_NET_KAD_SERVER, &ma, 1),
-      CPC_EINVAL); /* no /p2p/ */
+  assert_int_equal(cpc_net_builder_with_kademlia(b, CPC_NET_KAD_SERVER, &ma, 1),
+                   CPC_EINVAL); /* no /p2p/ */
   assert_non_null(strstr(cpc_net_builder_error(b), "/p2p/"));
   assert_int_equal(cpc_net_builder_with_gossipsub(b), CPC_EUNSUPPORTED);
   assert_non_null(strstr(cpc_net_builder_error(b), "gossipsub"));
@@ -364,6 +365,67 @@ static void test_dial_ping_identify(void **state) {
   run_ms(100);
   assert_int_equal(cpc_net_conn_count(a.net), 0);
   assert_int_equal(a.closes, 1);
+  host_stop(&a);
+}
+
+/* Whether the peer store of at has an entry for `of` that lists protocol. */
+static int knows_protocol(struct host *at, struct host *of,
+                          const char *protocol) {
+  cpc_net_peer_info *info = NULL;
+  cpc_peer_id id;
+  int yes;
+  cpc_net_peer_id(of->net, &id);
+  if (cpc_net_peer_info_get(at->net, &id, &info) != 0)
+    return 0;
+  yes = has(info->protocols, info->n_protocols, protocol);
+  cpc_net_peer_info_free(info);
+  return yes;
+}
+
+/* Run the loop until knows_protocol(at, of, protocol) == want. */
+static int wait_known(struct host *at, struct host *of, const char *protocol,
+                      int want) {
+  uint64_t end = uv_now(&loop) + 5000;
+  while (knows_protocol(at, of, protocol) != want && uv_now(&loop) < end)
+    run_ms(10);
+  return knows_protocol(at, of, protocol) == want;
+}
+
+static void push_test_stream(cpc_net_stream *s, const char *protocol,
+                             void *ud) {
+  (void)protocol;
+  (void)ud;
+  cpc_net_stream_reset(s);
+}
+
+/* Identify push (/ipfs/id/push/1.0.0): a protocol handled or unhandled
+ * after the connection is up reaches the other side's peer store, both
+ * ways, without a new identify. */
+static void test_identify_push(void **state) {
+  static const char proto[] = "/cpc/test-push/1.0.0";
+  struct host a, b;
+  cpc_multiaddr ma;
+  (void)state;
+  host_start(&a, "/ip4/127.0.0.1/tcp/0", CPC_KEY_ED25519, NULL);
+  host_start(&b, NULL, CPC_KEY_SECP256K1, NULL);
+  ma = host_addr(&a);
+  (void)dial(&b, &ma);
+  assert_true(run_until(&b.identified, 5000));
+  assert_true(run_until(&a.identified, 5000));
+  assert_false(knows_protocol(&b, &a, proto));
+  assert_false(knows_protocol(&a, &b, proto));
+  /* the listener adds a protocol: the dialer learns it */
+  assert_int_equal(cpc_net_handle(a.net, proto, push_test_stream, NULL), 0);
+  assert_true(wait_known(&b, &a, proto, 1));
+  /* the dialer adds it: the listener learns it */
+  assert_int_equal(cpc_net_handle(b.net, proto, push_test_stream, NULL), 0);
+  assert_true(wait_known(&a, &b, proto, 1));
+  /* and dropping it is pushed too */
+  assert_int_equal(cpc_net_unhandle(a.net, proto), 0);
+  assert_true(wait_known(&b, &a, proto, 0));
+  assert_true(knows_protocol(&b, &a, CPC_NET_PING_PROTOCOL));
+  assert_true(knows_protocol(&a, &b, proto));
+  host_stop(&b);
   host_stop(&a);
 }
 
@@ -574,8 +636,7 @@ static void cap_run(int upload) {
     lim.upload_bps = CAP_BPS;
   else
     lim.download_bps = CAP_BPS;
-  host_start(&a, "/ip4/127.0.0.1/tcp/0", CPC_KEY_ED25519,
-             upload ? NULL : &lim);
+  host_start(&a, "/ip4/127.0.0.1/tcp/0", CPC_KEY_ED25519, upload ? NULL : &lim);
   host_start(&b, NULL, CPC_KEY_ED25519, upload ? &lim : NULL);
   assert_int_equal(cpc_net_handle(a.net, "/test/sink/1.0.0", sink_handler, &k),
                    0);
@@ -1249,9 +1310,8 @@ static void test_limits(void **state) {
   c = dial(&b, &ma);
   /* while the first connection carries a stream, a second one is over a's
    * limit: refused */
-  assert_int_equal(cpc_net_stream_open(c, CPC_NET_ECHO_PROTOCOL, NULL, NULL,
-                                       &busy),
-                   0);
+  assert_int_equal(
+      cpc_net_stream_open(c, CPC_NET_ECHO_PROTOCOL, NULL, NULL, &busy), 0);
   assert_int_equal(cpc_net_stream_write(busy, "x", 1), 0);
   run_ms(100);
   assert_int_equal(cpc_net_dial(d.net, &ma, dial_cb, &dd), 0);
@@ -1337,6 +1397,7 @@ int main(void) {
       cmocka_unit_test(test_identify_codec),
       cmocka_unit_test(test_builder),
       cmocka_unit_test(test_dial_ping_identify),
+      cmocka_unit_test(test_identify_push),
       cmocka_unit_test(test_half_close),
       cmocka_unit_test(test_reset),
       cmocka_unit_test(test_echo_100_streams),

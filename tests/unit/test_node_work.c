@@ -58,7 +58,7 @@ static void origin_conn_closed(cpc_net *net, cpc_net_conn *c, int r, void *ud) {
 }
 
 static void origin_start(origin *o, const char *store) {
-  static const cpc_net_events ev = {NULL, origin_conn_closed, NULL};
+  static const cpc_net_events ev = {.on_conn_close = origin_conn_closed};
   cpc_net_builder *b;
   cpc_multiaddr ma, out[4];
   size_t n = 0;
