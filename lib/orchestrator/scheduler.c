@@ -717,7 +717,11 @@ static int delete_content_txn(cpc_sql *db, void *arg) {
   }
   if (rc != 0 || n == cap)
     goto out;
-  /* Lost copies cannot be reached: forget them. */
+  /* Lost copies (offline nodes, failed audits, ...) cannot be told now:
+   * drop orders remember them, then the rows are forgotten. */
+  rc = cpc__orch_drops_add_lost_txn(a->core, content_id, a->now);
+  if (rc != 0)
+    goto out;
   rc = cpc__q_run(db, NULL,
                   "DELETE FROM replicas WHERE state = 2 AND cid IN "
                   "(SELECT c.cid FROM chunks c WHERE c.content_id = $1) "

@@ -924,6 +924,183 @@ static void test_content_deletion(void **state) {
                    CPC__CONTENT_DELETED);
 }
 
+/* Count of a node's orders, or of one (node, cid) order. */
+static int64_t drops_of(fx *f, const fnode *n, const char *cid) {
+  int64_t v = -1;
+  if (cid)
+    assert_int_equal(cpc__q_int(f->db, &v,
+                                "SELECT count(*) FROM node_drops WHERE node = $1 "
+                                "AND cid = $2",
+                                "ss", n->id, cid),
+                     0);
+  else
+    v = q_int(f, "SELECT count(*) FROM node_drops WHERE node = $1", n->id);
+  return v;
+}
+
+static int64_t replica_state(fx *f, const fnode *n, const char *cid) {
+  int64_t v = -1;
+  int rc = cpc__q_int(f->db, &v,
+                      "SELECT state FROM replicas WHERE node = $1 AND cid = $2",
+                      "ss", n->id, cid);
+  assert_true(rc == 0 || rc == CPC_ENOENT);
+  return rc == 0 ? v : -1;
+}
+
+/* Deletions that happen while a node is offline reach it when it is back
+ * (drop orders), and never touch a block that live content still uses. */
+static void test_drops_reach_returning_node(void **state) {
+  fx *f = *state;
+  cpc__tick_report r;
+  cpc__work_item items[8];
+  cpc__node_status st;
+  fnode *a, *b, *c;
+  const char *x0, *x1, *y0, *z0;
+  size_t k, i, looked, queued;
+  int64_t now = T0;
+  served s = {0};
+  int seen_x0 = 0, seen_z0 = 0;
+
+  a = add_node(f, "r1", now);
+  b = add_node(f, "r2", now);
+  c = add_node(f, "r3", now);
+  x0 = f->blocks[add_content(f, "content-x", 3, 2, 0)].cid;
+  x1 = f->blocks[f->n_blocks - 1].cid;
+  y0 = f->blocks[add_content(f, "content-y", 3, 1, 0)].cid;
+  z0 = f->blocks[add_content(f, "content-z", 3, 1, 0)].cid;
+  /* content-y shares block x1 with content-x */
+  assert_int_equal(cpc__q_run(f->db, NULL,
+                              "INSERT INTO chunks (content_id, idx, cid, size) "
+                              "VALUES ('content-y', 1, $1, $2)",
+                              "si", x1, (int64_t)BLOCK_LEN),
+                   0);
+  assert_int_equal(cpc__orch_tick(&f->core, ++now, &r), 0);
+  serve_all(f, ++now, NULL);
+  assert_int_equal(q_int(f, "SELECT count(*) FROM replicas WHERE state = 1", NULL), 12);
+
+  /* content-z is deleted; c takes its delete work but never confirms. */
+  assert_int_equal(cpc__q_run(f->db, NULL,
+                              "UPDATE content SET state = 1 WHERE content_id = 'content-z'",
+                              ""),
+                   0);
+  assert_int_equal(cpc__orch_tick(&f->core, ++now, &r), 0);
+  assert_int_equal(r.deletes_queued, 1);
+  c->serving = 0;
+  serve_all(f, ++now, &s);
+  assert_int_equal(s.deleted, 2);
+  c->serving = 1;
+
+  /* c falls silent: its deleting row becomes a drop order. */
+  now += f->sched.heartbeat_timeout_ms - 10;
+  heartbeat_all(f, now, c);
+  now += 20;
+  assert_int_equal(cpc__orch_tick(&f->core, now, &r), 0);
+  assert_int_equal(node_state(f, c), CPC__NODE_OFFLINE);
+  assert_int_equal(drops_of(f, c, z0), 1);
+  assert_int_equal(replica_state(f, c, z0), -1);
+
+  /* content-x is deleted while c is away: a and b get delete work for
+   * x0 only (x1 is content-y's too); c's lost copy of x0 becomes a drop
+   * order, its copy of x1 stays in the map. */
+  assert_int_equal(cpc__q_run(f->db, NULL,
+                              "UPDATE content SET state = 1 WHERE content_id = 'content-x'",
+                              ""),
+                   0);
+  assert_int_equal(cpc__orch_tick(&f->core, ++now, &r), 0);
+  memset(&s, 0, sizeof s);
+  serve(f, a, ++now, &s);
+  serve(f, b, now, &s);
+  assert_int_equal(s.deleted, 2);
+  heartbeat_all(f, now, c);
+  assert_int_equal(cpc__orch_tick(&f->core, ++now, &r), 0);
+  assert_int_equal(q_int(f, "SELECT state FROM content WHERE content_id = $1", "content-x"),
+                   CPC__CONTENT_DELETED);
+  assert_int_equal(q_int(f, "SELECT state FROM content WHERE content_id = $1", "content-z"),
+                   CPC__CONTENT_DELETED);
+  assert_int_equal(drops_of(f, c, NULL), 2);
+  assert_int_equal(drops_of(f, c, x0), 1);
+  assert_int_equal(drops_of(f, c, x1), 0);
+  assert_int_equal(drops_of(f, a, NULL) + drops_of(f, b, NULL), 0);
+  assert_int_equal(replica_state(f, c, x1), CPC__REPLICA_LOST);
+
+  /* c is back: x1 and y0 count again; its stream opens and the orders
+   * become delete work for x0 and z0, nothing else. */
+  assert_int_equal(cpc__orch_node_heartbeat(&f->core, c->id, 0, 1u << 30, ++now, &st), 0);
+  assert_int_equal(st.state, CPC__NODE_ACTIVE);
+  assert_int_equal(cpc__orch_drops_release(&f->core, c->id, now, 64, &looked, &queued), 0);
+  assert_int_equal(looked, 2);
+  assert_int_equal(queued, 2);
+  assert_int_equal(drops_of(f, c, NULL), 0);
+  assert_int_equal(replica_state(f, c, x0), CPC__REPLICA_DELETING);
+  memset(items, 0, sizeof items);
+  assert_int_equal(cpc__orch_work_claim(&f->core, c->id, ++now, items, 8, &k), 0);
+  assert_int_equal(k, 2);
+  for (i = 0; i < k; i++) {
+    assert_int_equal(items[i].kind, CPC__WORK_DELETE);
+    seen_x0 += strcmp(items[i].cid, x0) == 0;
+    seen_z0 += strcmp(items[i].cid, z0) == 0;
+    assert_int_equal(cpc__orch_work_confirm(&f->core, c->id, items[i].work_id,
+                                            items[i].cid, 1, now),
+                     0);
+    cpc__work_item_clear(&items[i]);
+  }
+  assert_int_equal(seen_x0 + seen_z0 * 2, 3);
+  assert_int_equal(replica_state(f, c, x0), -1);
+  assert_int_equal(replica_state(f, c, z0), -1);
+  assert_int_equal(replica_state(f, c, x1), CPC__REPLICA_STORED);
+  assert_int_equal(replica_state(f, c, y0), CPC__REPLICA_STORED);
+  assert_int_equal(live_replicas(f, x1), 3);
+  assert_int_equal(live_replicas(f, y0), 3);
+
+  /* Orders never touch what the map counts or live content uses: one
+   * for a copy a stores is dropped, one for live x1 on a node without a
+   * row waits, one for a gone block is carried out. */
+  assert_int_equal(cpc__q_run(f->db, NULL,
+                              "DELETE FROM replicas WHERE node = $1 AND cid = $2",
+                              "ss", b->id, x1),
+                   0);
+  assert_int_equal(cpc__orch_drop_add_txn(&f->core, a->id, y0, now), 0);
+  assert_int_equal(cpc__orch_drop_add_txn(&f->core, b->id, x1, now), 0);
+  assert_int_equal(cpc__orch_drop_add_txn(&f->core, b->id, x1, now), 0);
+  assert_int_equal(cpc__orch_drop_add_txn(&f->core, b->id, z0, now), 0);
+  assert_int_equal(drops_of(f, b, NULL), 2);
+  assert_int_equal(cpc__orch_drops_release(&f->core, a->id, now, 64, &looked, &queued), 0);
+  assert_int_equal(looked, 1);
+  assert_int_equal(queued, 0);
+  assert_int_equal(replica_state(f, a, y0), CPC__REPLICA_STORED);
+  assert_int_equal(cpc__orch_drops_release(&f->core, b->id, now, 64, &looked, &queued), 0);
+  assert_int_equal(looked, 2);
+  assert_int_equal(queued, 1);
+  assert_int_equal(drops_of(f, b, x1), 1); /* waits, not due again soon */
+  assert_int_equal(replica_state(f, b, x1), -1);
+  assert_int_equal(replica_state(f, b, z0), CPC__REPLICA_DELETING);
+  assert_int_equal(cpc__orch_drops_release(&f->core, b->id, now + 1000, 64, &looked,
+                                           &queued),
+                   0);
+  assert_int_equal(looked, 0);
+  /* Once x1's last content goes, the waiting order is carried out. */
+  assert_int_equal(cpc__q_run(f->db, NULL,
+                              "UPDATE content SET state = 2 WHERE content_id = 'content-y'",
+                              ""),
+                   0);
+  assert_int_equal(cpc__orch_drops_release(&f->core, b->id, now + 7200000, 64,
+                                           &looked, &queued),
+                   0);
+  assert_int_equal(queued, 1);
+  assert_int_equal(replica_state(f, b, x1), CPC__REPLICA_DELETING);
+
+  /* Bounded: past max_drops_per_node a node gets no more orders. */
+  f->core.sched.max_drops_per_node = 2;
+  assert_int_equal(cpc__orch_drop_add_txn(&f->core, a->id, "cid-1", now), 0);
+  assert_int_equal(cpc__orch_drop_add_txn(&f->core, a->id, "cid-2", now), 0);
+  assert_int_equal(cpc__orch_drop_add_txn(&f->core, a->id, "cid-3", now), 0);
+  assert_int_equal(drops_of(f, a, NULL), 2);
+  /* Batches: one look takes at most max orders. */
+  assert_int_equal(cpc__orch_drops_release(&f->core, a->id, now, 1, &looked, &queued), 0);
+  assert_int_equal(looked, 1);
+  assert_int_equal(drops_of(f, a, NULL), 1);
+}
+
 static void test_leases_split_instances(void **state) {
   fx *f = *state;
   cpc__orch_core other;
@@ -1123,6 +1300,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_restart_resumes_pending_work, setup, teardown),
       cmocka_unit_test_setup_teardown(test_work_given_up_is_reassigned, setup, teardown),
       cmocka_unit_test_setup_teardown(test_content_deletion, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_drops_reach_returning_node, setup, teardown),
       cmocka_unit_test_setup_teardown(test_leases_split_instances, setup, teardown),
       cmocka_unit_test_setup_teardown(test_metrics_gauges, setup, teardown),
       cmocka_unit_test_setup_teardown(test_node_auth, setup, teardown),
