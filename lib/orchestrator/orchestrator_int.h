@@ -390,8 +390,22 @@ int cpc__orch_audit_answer(cpc__orch_core *core, const char *node,
                            size_t proof_len, int64_t now, int *passed,
                            cpc__node_status *st);
 
+/*
+ * A random probe key for picking among the cids in [lo, hi]: their common
+ * prefix, then 12 base32 characters read as a 60-bit number drawn
+ * uniformly between lo's and hi's (so lo <= probe <= hi, and for CIDs of
+ * hashes every stretch of the key space is as likely). Written into out
+ * (cap bytes, always NUL-terminated); lo itself when lo >= hi, when the
+ * characters after the prefix are not base32 or when cap is too small.
+ * Pure but for the randomness.
+ */
+void cpc__orch_audit_probe(const char *lo, const char *hi, char *out,
+                           size_t cap);
+
 /* Scheduler steps (audit.c): fail audits past their deadline; issue one
- * audit to every node due for one. *n (may be NULL) gets how many. */
+ * audit to every node due for one, on one of its stored replicas with an
+ * unused token, picked at random in O(log n) (a probe into the node's
+ * cids). *n (may be NULL) gets how many. */
 int cpc__orch_audits_expire(cpc__orch_core *core, int64_t now, size_t *n);
 int cpc__orch_audits_issue(cpc__orch_core *core, int64_t now, size_t *n);
 

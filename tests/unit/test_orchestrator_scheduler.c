@@ -1101,6 +1101,122 @@ static void test_drops_reach_returning_node(void **state) {
   assert_int_equal(drops_of(f, a, NULL), 1);
 }
 
+/* A random CID (raw, blake3) in text. */
+static void random_cid(char *out, size_t cap) {
+  uint8_t data[32];
+  cpc_cid cid;
+  randombytes_buf(data, sizeof data);
+  assert_int_equal(cpc_cid_compute(CPC_CODEC_RAW, CPC_MH_BLAKE3, data,
+                                   sizeof data, &cid),
+                   0);
+  assert_int_equal(cpc_cid_format(&cid, CPC_MB_BASE32, out, cap), 0);
+}
+
+static void test_audit_probe(void **state) {
+  char lo[CPC__MAX_CID_TEXT + 1], hi[CPC__MAX_CID_TEXT + 1], t[CPC__MAX_CID_TEXT + 1];
+  char out[CPC__MAX_CID_TEXT + 16];
+  size_t i;
+  (void)state;
+  random_cid(lo, sizeof lo);
+  random_cid(hi, sizeof hi);
+  if (strcmp(lo, hi) > 0) {
+    snprintf(t, sizeof t, "%s", lo);
+    snprintf(lo, sizeof lo, "%s", hi);
+    snprintf(hi, sizeof hi, "%s", t);
+  }
+  for (i = 0; i < 2000; i++) { /* between them (or a prefix of lo) */
+    cpc__orch_audit_probe(lo, hi, out, sizeof out);
+    assert_true(strcmp(lo, out) <= 0 || strncmp(lo, out, strlen(out)) == 0);
+    assert_true(strcmp(out, hi) <= 0);
+  }
+  /* one key, or keys that are not base32: the first */
+  cpc__orch_audit_probe("bafkabc", "bafkabc", out, sizeof out);
+  assert_string_equal(out, "bafkabc");
+  cpc__orch_audit_probe("zQm1", "zQm9", out, sizeof out);
+  assert_string_equal(out, "zQm1");
+  cpc__orch_audit_probe("ba", "bz", out, 4);
+  assert_string_equal(out, "ba");
+  /* spread: 2000 probes between "baa..." and "bzz..." land in each
+   * quarter of the range about equally */
+  {
+    size_t q[4] = {0}, k;
+    for (i = 0; i < 2000; i++) {
+      int d;
+      cpc__orch_audit_probe("b222222222222", "bzzzzzzzzzzzz", out, sizeof out);
+      assert_int_equal(strlen(out), 13);
+      d = (int)(strchr("234567abcdefghijklmnopqrstuvwxyz", out[1]) -
+                "234567abcdefghijklmnopqrstuvwxyz");
+      q[d / 8]++;
+    }
+    for (k = 0; k < 4; k++)
+      assert_true(q[k] > 400 && q[k] < 600);
+  }
+}
+
+/* Audit picks cost a probe, not a scan, and still reach every stored
+ * replica with a token (and never one without, or one not stored). */
+static void test_audit_picks_spread(void **state) {
+  fx *f = *state;
+  enum { WITH = 40, WITHOUT = 8, PICKS = 800 };
+  char cids[WITH + WITHOUT + 1][CPC__MAX_CID_TEXT + 1];
+  size_t counts[WITH + WITHOUT + 1], i, k, n;
+  uint8_t nonce[32] = {1}, expected[32] = {2};
+  int64_t now = T0;
+  fnode *a = add_node(f, "r1", now);
+
+  add_content(f, "content-p", 3, 0, 0);
+  memset(counts, 0, sizeof counts);
+  for (i = 0; i < WITH + WITHOUT + 1; i++) {
+    random_cid(cids[i], sizeof cids[i]);
+    /* the last one is only pending */
+    assert_int_equal(cpc__q_run(f->db, NULL,
+                                "INSERT INTO replicas (cid, node, state, updated_at) "
+                                "VALUES ($1, $2, $3, 0)",
+                                "ssi", cids[i], a->id,
+                                (int64_t)(i == WITH + WITHOUT ? 0 : 1)),
+                     0);
+    if (i < WITH || i == WITH + WITHOUT)
+      assert_int_equal(cpc__orch_audit_token_add(f->db, "content-p", cids[i], 0,
+                                                 16, nonce, expected, NULL),
+                       0);
+  }
+  for (k = 0; k < PICKS; k++) {
+    char got[CPC__MAX_CID_TEXT + 1];
+    cpc_sql_stmt *q;
+    assert_int_equal(cpc__orch_audits_issue(&f->core, now, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(cpc__q_prepare(f->db, &q, "SELECT cid FROM audits WHERE state = 0", ""),
+                     0);
+    assert_int_equal(cpc_sql_step(q), CPC_SQL_ROW);
+    cpc__q_text(q, 0, got, sizeof got);
+    cpc_sql_finalize(q);
+    for (i = 0; i < WITH + WITHOUT + 1; i++)
+      if (strcmp(got, cids[i]) == 0)
+        counts[i]++;
+    assert_int_equal(cpc__q_run(f->db, NULL, "UPDATE audits SET state = 3", ""), 0);
+    assert_int_equal(cpc__q_run(f->db, NULL, "UPDATE audit_tokens SET used = 0", ""), 0);
+    assert_int_equal(cpc__q_run(f->db, NULL, "UPDATE nodes SET last_audit_at = 0", ""), 0);
+  }
+  /* every pick was one of ours: mean PICKS / WITH = 20 per replica */
+  for (i = 0, n = 0; i < WITH + WITHOUT + 1; i++)
+    n += counts[i];
+  assert_int_equal(n, PICKS);
+  for (i = 0; i < WITH; i++) {
+    if (counts[i] < 3 || counts[i] > 60)
+      fprintf(stderr, "replica %zu picked %zu times of %d\n", i, counts[i], PICKS);
+    assert_true(counts[i] >= 3);
+    assert_true(counts[i] <= 60);
+  }
+  for (i = WITH; i < WITH + WITHOUT + 1; i++)
+    assert_int_equal(counts[i], 0);
+  /* a node with nothing stored that has a token is left for an interval */
+  assert_int_equal(cpc__q_run(f->db, NULL, "UPDATE audit_tokens SET used = 1", ""), 0);
+  assert_int_equal(cpc__orch_audits_issue(&f->core, now, &n), 0);
+  assert_int_equal(n, 0);
+  assert_int_equal(q_int(f, "SELECT last_audit_at FROM nodes WHERE peer_id = $1", a->id),
+                   now);
+}
+
 static void test_leases_split_instances(void **state) {
   fx *f = *state;
   cpc__orch_core other;
@@ -1289,6 +1405,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_placement_rules),
       cmocka_unit_test(test_config_file),
+      cmocka_unit_test(test_audit_probe),
       cmocka_unit_test_setup_teardown(test_replication_and_confirmation, setup, teardown),
       cmocka_unit_test_setup_teardown(test_region_fallback_and_capacity, setup, teardown),
       cmocka_unit_test_setup_teardown(test_healing_after_missed_heartbeats, setup, teardown),
@@ -1301,6 +1418,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_work_given_up_is_reassigned, setup, teardown),
       cmocka_unit_test_setup_teardown(test_content_deletion, setup, teardown),
       cmocka_unit_test_setup_teardown(test_drops_reach_returning_node, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_audit_picks_spread, setup, teardown),
       cmocka_unit_test_setup_teardown(test_leases_split_instances, setup, teardown),
       cmocka_unit_test_setup_teardown(test_metrics_gauges, setup, teardown),
       cmocka_unit_test_setup_teardown(test_node_auth, setup, teardown),
