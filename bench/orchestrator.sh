@@ -72,7 +72,7 @@ load() {
   {
     echo "PRAGMA synchronous = OFF; PRAGMA cache_size = -1000000;"
     echo "BEGIN;"
-    [[ $rebuild == 1 ]] && echo "DROP INDEX replicas_by_node;"
+    [[ $rebuild == 1 ]] && echo "DROP INDEX replicas_by_node_cid;"
     cat <<SQL
 WITH RECURSIVE c(k) AS (SELECT $from UNION ALL SELECT k + 1 FROM c WHERE k < $to)
 INSERT INTO content (content_id, owner, size, created_at, registered_at,
@@ -93,7 +93,7 @@ SELECT printf('bafkr4j%052d', k * 4 + idx),
   printf('12D3KooW%044d', ((k * 4 + idx) * 7 + j * 31) % 100), 1, 0, 262160
 FROM c, i, r WHERE idx < 3 OR k % 3 = 0 ORDER BY k, idx, j;
 SQL
-    [[ $rebuild == 1 ]] && echo "CREATE INDEX replicas_by_node ON replicas (node, state);"
+    [[ $rebuild == 1 ]] && echo "CREATE INDEX replicas_by_node_cid ON replicas (node, state, cid);"
     echo "COMMIT;"
   } | sqlite3 "$db"
 }

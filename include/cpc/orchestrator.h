@@ -64,6 +64,8 @@ typedef struct cpc_orchestrator_sched_config {
   double disqualify_below;       /* score under this: disqualified (0.6) */
   uint32_t batch;                /* blocks looked at per tick (256) */
   int64_t clock_skew_ms;         /* accepted skew of signed times (300000) */
+  uint32_t max_drops_per_node;   /* drop orders kept per node for copies
+                                    it holds untracked (100000; 0: none) */
 } cpc_orchestrator_sched_config;
 
 /*

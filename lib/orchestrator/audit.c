@@ -5,8 +5,9 @@
  * content hands in pre-generated challenges ("audit tokens": a byte range,
  * a 32-byte nonce and the expected BLAKE3 keyed hash). Each token is used
  * once. The scheduler gives every vetting or active node one challenge per
- * audit interval, on a block it should hold; the node answers with
- * AnswerAudit. Wrong or late answers fail: the replica is lost (and
+ * audit interval, on a block it should hold (picked at random by a probe
+ * into its cids, not a scan); the node answers with AnswerAudit. Wrong or
+ * late answers fail: the replica is lost (and
  * repaired elsewhere) and the node's score drops. The score is an
  * exponentially weighted mean of results, score' = l * score + (1 - l) *
  * passed; under the threshold the node is disqualified. A vetting node
@@ -268,6 +269,148 @@ out:
   return rc;
 }
 
+/* ---- picking a replica to audit ----------------------------------------- */
+
+/* Characters of the base32 multibase alphabet, in byte order. */
+static const char B32[] = "234567abcdefghijklmnopqrstuvwxyz";
+#define PROBE_DIGITS 12 /* base32 digits drawn (60 bits) */
+
+static int b32_digit(char c) {
+  const char *p = c ? strchr(B32, c) : NULL;
+  return p ? (int)(p - B32) : -1;
+}
+
+/* The PROBE_DIGITS characters of s from p as a base32 number (missing
+ * characters count as 0); -1 when one is not base32. */
+static int64_t b32_value(const char *s, size_t p) {
+  int64_t v = 0;
+  size_t k, len = strlen(s);
+  for (k = 0; k < PROBE_DIGITS; k++) {
+    int d = p + k < len ? b32_digit(s[p + k]) : 0;
+    if (d < 0)
+      return -1;
+    v = v * 32 + d;
+  }
+  return v;
+}
+
+void cpc__orch_audit_probe(const char *lo, const char *hi, char *out,
+                           size_t cap) {
+  size_t p = 0, k;
+  int64_t a, b, v;
+  uint64_t r;
+
+  if (cap == 0)
+    return;
+  while (lo[p] && lo[p] == hi[p])
+    p++;
+  a = b32_value(lo, p);
+  b = b32_value(hi, p);
+  if (strcmp(lo, hi) >= 0 || p + PROBE_DIGITS + 1 > cap || a < 0 || b < a) {
+    /* one key, no room, or not base32: start at the first */
+    snprintf(out, cap, "%s", lo);
+    return;
+  }
+  /* uniform in [a, b]: 64 random bits scaled (b - a < 2^60) */
+  randombytes_buf(&r, sizeof r);
+  v = a + (int64_t)(((unsigned __int128)r * (uint64_t)(b - a + 1)) >> 64);
+  memcpy(out, lo, p);
+  for (k = PROBE_DIGITS; k-- > 0; v /= 32)
+    out[p + k] = B32[v % 32];
+  out[p + PROBE_DIGITS] = '\0';
+}
+
+/* One end of node's stored cids (first when desc is 0, else last);
+ * *found 0 when it stores none. */
+static int cid_end(cpc_sql *db, const char *node, int desc, char *out,
+                   size_t cap, int *found) {
+  cpc_sql_stmt *q = NULL;
+  int rc = cpc__q_prepare(db, &q,
+                          desc ? "SELECT cid FROM replicas WHERE node = $1 "
+                                 "AND state = 1 ORDER BY cid DESC LIMIT 1"
+                               : "SELECT cid FROM replicas WHERE node = $1 "
+                                 "AND state = 1 ORDER BY cid LIMIT 1",
+                          "s", node);
+  if (rc != 0)
+    return rc;
+  rc = cpc_sql_step(q);
+  *found = rc == CPC_SQL_ROW;
+  if (*found)
+    cpc__q_text(q, 0, out, cap);
+  cpc_sql_finalize(q);
+  return rc < 0 ? rc : 0;
+}
+
+#define PICK_WINDOW 16 /* stored replicas looked at per pick */
+
+/* Append to w (n rows so far, *seen counted) the node's stored replicas
+ * from cid >= from (and < below, unless NULL), up to PICK_WINDOW rows in
+ * all; rows whose block has an unused token are kept. */
+static int window_rows(cpc_sql *db, const char *node, const char *from,
+                       const char *below, char (*w)[CPC__MAX_CID_TEXT + 1],
+                       size_t *n, size_t *seen) {
+  cpc_sql_stmt *q = NULL;
+  int rc;
+  const char *sql =
+      below ? "SELECT r.cid, CASE WHEN EXISTS (SELECT 1 FROM audit_tokens t "
+              "WHERE t.cid = r.cid AND t.used = 0) THEN 1 ELSE 0 END "
+              "FROM (SELECT cid FROM replicas WHERE node = $1 AND state = 1 "
+              "AND cid >= $2 AND cid < $3 ORDER BY cid LIMIT $4) r "
+              "ORDER BY r.cid"
+            : "SELECT r.cid, CASE WHEN EXISTS (SELECT 1 FROM audit_tokens t "
+              "WHERE t.cid = r.cid AND t.used = 0) THEN 1 ELSE 0 END "
+              "FROM (SELECT cid FROM replicas WHERE node = $1 AND state = 1 "
+              "AND cid >= $2 ORDER BY cid LIMIT $3) r ORDER BY r.cid";
+  if (below)
+    rc = cpc__q_prepare(db, &q, sql, "sssi", node, from, below,
+                        (int64_t)(PICK_WINDOW - *seen));
+  else
+    rc = cpc__q_prepare(db, &q, sql, "ssi", node, from,
+                        (int64_t)(PICK_WINDOW - *seen));
+  if (rc != 0)
+    return rc;
+  while (*seen < PICK_WINDOW && (rc = cpc_sql_step(q)) == CPC_SQL_ROW) {
+    (*seen)++;
+    if (cpc__q_col_int(q, 1, 0))
+      cpc__q_text(q, 0, w[(*n)++], sizeof w[0]);
+  }
+  cpc_sql_finalize(q);
+  return rc < 0 ? rc : 0;
+}
+
+/*
+ * Choose a stored replica of node with an unused audit token, in O(log n)
+ * whatever the node holds: a random probe between its first and last cid,
+ * the PICK_WINDOW replicas from there on (wrapping round to the first),
+ * and one of those with a token at random (which evens out the gaps
+ * between cids). *found 0 when none of the window has a token.
+ */
+static int pick_cid(cpc_sql *db, const char *node, char *cid, size_t cap,
+                    int *found) {
+  char lo[CPC__MAX_CID_TEXT + 1], hi[CPC__MAX_CID_TEXT + 1];
+  char probe[CPC__MAX_CID_TEXT + PROBE_DIGITS + 1];
+  char w[PICK_WINDOW][CPC__MAX_CID_TEXT + 1];
+  size_t n = 0, seen = 0;
+  int rc, any;
+
+  *found = 0;
+  rc = cid_end(db, node, 0, lo, sizeof lo, &any);
+  if (rc != 0 || !any)
+    return rc;
+  rc = cid_end(db, node, 1, hi, sizeof hi, &any);
+  if (rc != 0 || !any)
+    return rc;
+  cpc__orch_audit_probe(lo, hi, probe, sizeof probe);
+  rc = window_rows(db, node, probe, NULL, w, &n, &seen);
+  if (rc == 0 && seen < PICK_WINDOW) /* ran off the end: wrap round */
+    rc = window_rows(db, node, lo, probe, w, &n, &seen);
+  if (rc != 0 || n == 0)
+    return rc;
+  snprintf(cid, cap, "%s", w[randombytes_uniform((uint32_t)n)]);
+  *found = 1;
+  return 0;
+}
+
 /* ---- issuing -------------------------------------------------------------- */
 
 typedef struct issue_args {
@@ -288,29 +431,28 @@ static int issue_txn(cpc_sql *db, void *arg) {
   int64_t token, offset, length, n = 0, audit_id, state;
   char *detail = NULL;
   json_t *j = NULL;
-  int rc;
+  int rc, found = 0;
 
   a->issued = 0;
   rc = cpc__q_int(db, &state, "SELECT state FROM nodes WHERE peer_id = $1",
                   "s", a->node);
   if (rc != 0)
     return rc == CPC_ENOENT ? 0 : rc;
-  rc = cpc__q_prepare(db, &q,
-                      "SELECT t.token_id, t.cid, t.offset_, t.length, "
-                      "t.nonce, t.expected FROM replicas r "
-                      "JOIN audit_tokens t ON t.cid = r.cid "
-                      "WHERE r.node = $1 AND r.state = 1 AND t.used = 0 "
-                      "ORDER BY random() LIMIT 1",
-                      "s", a->node);
+  rc = pick_cid(db, a->node, cid, sizeof cid, &found);
+  if (rc == 0 && found)
+    rc = cpc__q_prepare(db, &q,
+                        "SELECT token_id, cid, offset_, length, nonce, "
+                        "expected FROM audit_tokens WHERE cid = $1 "
+                        "AND used = 0 LIMIT 1",
+                        "s", cid);
   if (rc != 0)
     return rc;
-  rc = cpc_sql_step(q);
+  rc = found ? cpc_sql_step(q) : CPC_SQL_DONE;
   if (rc != CPC_SQL_ROW) {
     cpc_sql_finalize(q);
     if (rc < 0)
       return rc;
-    /* Nothing to audit yet: look again next interval, not every tick
-     * (the search runs over every block the node holds). */
+    /* Nothing to audit yet: look again next interval, not every tick. */
     return cpc__q_run(db, NULL,
                       "UPDATE nodes SET last_audit_at = $2 WHERE peer_id = $1",
                       "si", a->node, a->now);

@@ -55,6 +55,7 @@ void cpc_orchestrator_config_default(cpc_orchestrator_config *cfg) {
   cfg->sched.disqualify_below = 0.6;
   cfg->sched.batch = 256;
   cfg->sched.clock_skew_ms = 300000;
+  cfg->sched.max_drops_per_node = 100000;
 }
 
 int cpc_orchestrator_parse_listen(const char *text, char *addr, size_t cap,
@@ -123,6 +124,7 @@ static const sched_key SCHED_KEYS[] = {
     SK(disqualify_below, K_DBL, 0, 1),
     SK(batch, K_U32, 1, 100000),
     SK(clock_skew_ms, K_I64, 1000, 3600000),
+    SK(max_drops_per_node, K_U32, 0, 10000000),
 };
 #undef SK
 #define N_SCHED_KEYS (sizeof SCHED_KEYS / sizeof SCHED_KEYS[0])

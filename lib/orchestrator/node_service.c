@@ -19,12 +19,16 @@
 #define PKG "/cpc.orchestrator.v1.NodeService/"
 #define DISPATCH_BATCH 16
 #define MAX_SOURCES 16
+/* An open stream's drop orders are looked at this often (and at once
+ * again while a look finds a full batch). */
+#define DROP_CHECK_MS 30000
 
 typedef struct work_stream {
   struct work_stream *next;
   cpc__node_service *svc;
   cpc_rpc_call *call;
   char peer_id[CPC_PEER_ID_MAX_TEXT];
+  int64_t drops_at; /* next look at the node's drop orders (0: at once) */
 } work_stream;
 
 struct cpc__node_service {
@@ -316,6 +320,13 @@ static void pump(work_stream *e, int64_t now) {
   cpc__work_item items[DISPATCH_BATCH];
   size_t n, i;
   int rc;
+  if (now >= e->drops_at) { /* drop orders become delete work first */
+    size_t batch = svc->core->sched.batch, looked = 0;
+    if (cpc__orch_drops_release(svc->core, e->peer_id, now, batch, &looked,
+                                NULL) != 0 ||
+        looked < batch)
+      e->drops_at = now + DROP_CHECK_MS;
+  }
   while (cpc_rpc_call_writable(e->call)) {
     memset(items, 0, sizeof items);
     if (cpc__orch_work_claim(svc->core, e->peer_id, now, items, DISPATCH_BATCH,

@@ -7,6 +7,7 @@
  *   store_nodes.c     nodes: register, heartbeat, state changes
  *   store_replicas.c  the replica map, losing replicas, the repair queue
  *   store_work.c      the work queue: enqueue, claim, confirm, deadlines
+ *   store_drops.c     drop orders for copies nodes hold untracked
  *   audit.c           audit tokens, issuing, answers, scores, vetting
  *   placement.c       choosing nodes for a block (pure, no SQL)
  *   scheduler.c       the tick: every step above under its lease
@@ -324,6 +325,42 @@ int cpc__orch_work_confirm(cpc__orch_core *core, const char *node,
                            int64_t work_id, const char *cid, int ok,
                            int64_t now);
 
+/* ---- store_drops.c ----------------------------------------------------------- */
+
+/*
+ * Drop orders (migration 0004): blocks a node may still hold although the
+ * replica map no longer names them. All add functions run in the
+ * caller's transaction, keep at most sched.max_drops_per_node orders per
+ * node (further ones are not recorded) and ignore repeats.
+ * cpc__orch_drop_add_txn: one order (node, cid).
+ * cpc__orch_drops_add_deleting_txn: an order for each of node's replica
+ *   rows in state deleting (call before forgetting them).
+ * cpc__orch_drops_add_lost_txn: an order for each lost replica row of
+ *   content_id's blocks that no active content uses, on vetting, active
+ *   and offline nodes (call before forgetting them).
+ * Return 0 or an SQL error (CPC_ENOMEM).
+ */
+int cpc__orch_drop_add_txn(cpc__orch_core *core, const char *node,
+                           const char *cid, int64_t now);
+int cpc__orch_drops_add_deleting_txn(cpc__orch_core *core, const char *node,
+                                     int64_t now);
+int cpc__orch_drops_add_lost_txn(cpc__orch_core *core, const char *content_id,
+                                 int64_t now);
+
+/*
+ * Look at up to max of node's orders that are due, in one transaction
+ * (call when the node's WorkStream is open). An order whose block no
+ * active content uses, and for which the node has no replica row,
+ * becomes a replica row in state deleting plus queued delete work; one
+ * whose node has a row is dropped (the map governs that copy); one whose
+ * block is in use again waits an hour. *looked (may be NULL) gets the
+ * orders looked at (max: there may be more), *queued (may be NULL) the
+ * delete work queued. Returns 0 or an SQL error.
+ */
+int cpc__orch_drops_release(cpc__orch_core *core, const char *node,
+                            int64_t now, size_t max, size_t *looked,
+                            size_t *queued);
+
 /* ---- audit.c ---------------------------------------------------------------- */
 
 /*
@@ -353,8 +390,22 @@ int cpc__orch_audit_answer(cpc__orch_core *core, const char *node,
                            size_t proof_len, int64_t now, int *passed,
                            cpc__node_status *st);
 
+/*
+ * A random probe key for picking among the cids in [lo, hi]: their common
+ * prefix, then 12 base32 characters read as a 60-bit number drawn
+ * uniformly between lo's and hi's (so lo <= probe <= hi, and for CIDs of
+ * hashes every stretch of the key space is as likely). Written into out
+ * (cap bytes, always NUL-terminated); lo itself when lo >= hi, when the
+ * characters after the prefix are not base32 or when cap is too small.
+ * Pure but for the randomness.
+ */
+void cpc__orch_audit_probe(const char *lo, const char *hi, char *out,
+                           size_t cap);
+
 /* Scheduler steps (audit.c): fail audits past their deadline; issue one
- * audit to every node due for one. *n (may be NULL) gets how many. */
+ * audit to every node due for one, on one of its stored replicas with an
+ * unused token, picked at random in O(log n) (a probe into the node's
+ * cids). *n (may be NULL) gets how many. */
 int cpc__orch_audits_expire(cpc__orch_core *core, int64_t now, size_t *n);
 int cpc__orch_audits_issue(cpc__orch_core *core, int64_t now, size_t *n);
 

@@ -567,6 +567,105 @@ static int load_cids(cpc_sql *db, const char *sql, const char *cursor,
   return rc < 0 ? rc : 0;
 }
 
+#define VETTING_WINDOW 64 /* blocks looked at per vetting node and tick */
+
+/* Append to w (*n so far, *seen rows counted) the blocks with a stored
+ * copy from cid >= from (and < below, unless NULL), up to VETTING_WINDOW
+ * in all, that suit node as test data: stored on an active node, with an
+ * unused audit token of active content, and no row of node's. */
+static int vetting_window(cpc_sql *db, const char *node, const char *from,
+                          const char *below, char (*w)[CPC__MAX_CID_TEXT + 1],
+                          size_t *n, size_t *seen) {
+  static const char *const head =
+      "SELECT w.cid, CASE WHEN EXISTS (SELECT 1 FROM replicas r JOIN nodes n "
+      "ON n.peer_id = r.node WHERE r.cid = w.cid AND r.state = 1 "
+      "AND n.state = 1) AND EXISTS (SELECT 1 FROM audit_tokens t JOIN content "
+      "ct ON ct.content_id = t.content_id WHERE t.cid = w.cid AND t.used = 0 "
+      "AND ct.state = 0) AND NOT EXISTS (SELECT 1 FROM replicas r2 "
+      "WHERE r2.cid = w.cid AND r2.node = $1) THEN 1 ELSE 0 END "
+      "FROM (SELECT DISTINCT cid FROM replicas WHERE state = 1 AND cid >= $2 ";
+  char sql[1024];
+  cpc_sql_stmt *q = NULL;
+  int rc;
+  snprintf(sql, sizeof sql, "%s%s", head,
+           below ? "AND cid < $3 ORDER BY cid LIMIT $4) w"
+                 : "ORDER BY cid LIMIT $3) w");
+  if (below)
+    rc = cpc__q_prepare(db, &q, sql, "sssi", node, from, below,
+                        (int64_t)(VETTING_WINDOW - *seen));
+  else
+    rc = cpc__q_prepare(db, &q, sql, "ssi", node, from,
+                        (int64_t)(VETTING_WINDOW - *seen));
+  if (rc != 0)
+    return rc;
+  while (*seen < VETTING_WINDOW && (rc = cpc_sql_step(q)) == CPC_SQL_ROW) {
+    (*seen)++;
+    if (cpc__q_col_int(q, 1, 0))
+      cpc__q_text(q, 0, w[(*n)++], sizeof w[0]);
+  }
+  cpc_sql_finalize(q);
+  return rc < 0 ? rc : 0;
+}
+
+/* One end of the stored cids (first, or last when desc); "" if none. */
+static int stored_end(cpc_sql *db, int desc, char *out, size_t cap) {
+  cpc_sql_stmt *q = NULL;
+  int rc = cpc__q_prepare(db, &q,
+                          desc ? "SELECT cid FROM replicas WHERE state = 1 "
+                                 "ORDER BY cid DESC LIMIT 1"
+                               : "SELECT cid FROM replicas WHERE state = 1 "
+                                 "ORDER BY cid LIMIT 1",
+                          "");
+  out[0] = '\0';
+  if (rc != 0)
+    return rc;
+  rc = cpc_sql_step(q);
+  if (rc == CPC_SQL_ROW)
+    cpc__q_text(q, 0, out, cap);
+  cpc_sql_finalize(q);
+  return rc < 0 ? rc : 0;
+}
+
+/*
+ * Up to want blocks (want <= 16) to give vetting node as test data, into
+ * out; *n their number. A random probe into the cids of stored replicas
+ * (cpc__orch_audit_probe) and the VETTING_WINDOW blocks from there on,
+ * wrapping round: bounded work per call, however many replicas there
+ * are, and every suitable block can be chosen.
+ */
+static int vetting_candidates(cpc_sql *db, const char *node, size_t want,
+                              char (*out)[CPC__MAX_CID_TEXT + 1], size_t *n) {
+  char lo[CPC__MAX_CID_TEXT + 1], hi[CPC__MAX_CID_TEXT + 1];
+  char probe[CPC__MAX_CID_TEXT + 16];
+  char(*w)[CPC__MAX_CID_TEXT + 1] = NULL;
+  size_t got = 0, seen = 0, i;
+  int rc;
+
+  *n = 0;
+  rc = stored_end(db, 0, lo, sizeof lo);
+  if (rc == 0)
+    rc = stored_end(db, 1, hi, sizeof hi);
+  if (rc != 0 || !lo[0])
+    return rc;
+  w = calloc(VETTING_WINDOW, sizeof *w);
+  if (!w)
+    return CPC_ENOMEM;
+  cpc__orch_audit_probe(lo, hi, probe, sizeof probe);
+  rc = vetting_window(db, node, probe, NULL, w, &got, &seen);
+  if (rc == 0 && seen < VETTING_WINDOW) /* ran off the end: wrap round */
+    rc = vetting_window(db, node, lo, probe, w, &got, &seen);
+  /* a random want of them (partial Fisher-Yates) */
+  for (i = 0; rc == 0 && i < want && i < got; i++) {
+    size_t j = i + randombytes_uniform((uint32_t)(got - i));
+    memcpy(out[i], w[j], sizeof w[0]);
+    if (j != i)
+      memcpy(w[j], w[i], sizeof w[0]);
+    (*n)++;
+  }
+  free(w);
+  return rc;
+}
+
 /* Give each vetting node extra copies of audited blocks to be tested on. */
 static int place_vetting(cpc__orch_core *core, node_table *t, int64_t now,
                          size_t *placed) {
@@ -584,29 +683,9 @@ static int place_vetting(cpc__orch_core *core, node_table *t, int64_t now,
     want = (size_t)((int64_t)core->sched.vetting_replicas - s->held);
     if (want > 16)
       want = 16;
-    {
-      cpc_sql_stmt *q = NULL;
-      n = 0;
-      rc = cpc__q_prepare(
-          core->db, &q,
-          "SELECT r.cid FROM replicas r JOIN nodes n ON n.peer_id = r.node "
-          "WHERE r.state = 1 AND n.state = 1 "
-          "AND EXISTS (SELECT 1 FROM audit_tokens t JOIN content ct "
-          "ON ct.content_id = t.content_id WHERE t.cid = r.cid "
-          "AND t.used = 0 AND ct.state = 0) "
-          "AND NOT EXISTS (SELECT 1 FROM replicas r2 WHERE r2.cid = r.cid "
-          "AND r2.node = $1) "
-          "GROUP BY r.cid ORDER BY random() LIMIT $2",
-          "si", s->peer_id, (int64_t)want);
-      if (rc != 0)
-        break;
-      while (n < want && (rc = cpc_sql_step(q)) == CPC_SQL_ROW)
-        cpc__q_text(q, 0, cids[n++], sizeof cids[0]);
-      cpc_sql_finalize(q);
-      if (rc < 0)
-        break;
-      rc = 0;
-    }
+    rc = vetting_candidates(core->db, s->peer_id, want, cids, &n);
+    if (rc != 0)
+      break;
     for (k = 0; k < n && rc == 0; k++)
       rc = fix_block(core, t, cids[k], (int)i, 0, now, placed, NULL);
   }
@@ -717,7 +796,11 @@ static int delete_content_txn(cpc_sql *db, void *arg) {
   }
   if (rc != 0 || n == cap)
     goto out;
-  /* Lost copies cannot be reached: forget them. */
+  /* Lost copies (offline nodes, failed audits, ...) cannot be told now:
+   * drop orders remember them, then the rows are forgotten. */
+  rc = cpc__orch_drops_add_lost_txn(a->core, content_id, a->now);
+  if (rc != 0)
+    goto out;
   rc = cpc__q_run(db, NULL,
                   "DELETE FROM replicas WHERE state = 2 AND cid IN "
                   "(SELECT c.cid FROM chunks c WHERE c.content_id = $1) "

@@ -276,7 +276,15 @@ int cpc__orch_node_retire_txn(cpc__orch_core *core, const char *peer_id,
                     "WHERE node = $1 AND state IN (0, 1)",
                     "sii", peer_id, now,
                     (int64_t)(state == CPC__NODE_OFFLINE));
-  if (rc == 0) /* copies being deleted there cannot be reached now */
+  /* Copies being deleted there cannot be reached now: an offline node
+   * gets drop orders for them, carried out when it is back; a node that
+   * is refused from now on (disqualified, left) gets none. */
+  if (rc == 0 && state == CPC__NODE_OFFLINE)
+    rc = cpc__orch_drops_add_deleting_txn(core, peer_id, now);
+  if (rc == 0 && state != CPC__NODE_OFFLINE)
+    rc = cpc__q_run(db, NULL, "DELETE FROM node_drops WHERE node = $1", "s",
+                    peer_id);
+  if (rc == 0)
     rc = cpc__q_run(db, NULL,
                     "DELETE FROM replicas WHERE node = $1 AND state = 3", "s",
                     peer_id);

@@ -217,11 +217,15 @@ static int expire_txn(cpc_sql *db, void *arg) {
                   "ii", a->work_id, a->now);
   if (rc != 0 || n == 0)
     return rc;
-  if (a->kind == CPC__WORK_DELETE) /* give up: the node keeps a stray copy */
-    return cpc__q_run(db, NULL,
-                      "DELETE FROM replicas WHERE cid = $1 AND node = $2 "
-                      "AND state = 3",
-                      "ss", a->cid, a->node);
+  if (a->kind == CPC__WORK_DELETE) { /* give up: a drop order remembers */
+    rc = cpc__q_run(db, &n,
+                    "DELETE FROM replicas WHERE cid = $1 AND node = $2 "
+                    "AND state = 3",
+                    "ss", a->cid, a->node);
+    if (rc == 0 && n > 0)
+      rc = cpc__orch_drop_add_txn(a->core, a->node, a->cid, a->now);
+    return rc;
+  }
   return cpc__orch_replica_lose_txn(a->core, a->cid, a->node, a->now);
 }
 

@@ -11,6 +11,7 @@
 //           (or --cids FILE --size BYTES: chunks named in FILE, one a line;
 //           --time: a second line with the Unix ms when it was registered)
 //   locate BASE CONTENT_ID                  {cid: [provider PeerIds]} as JSON
+//   delete BASE KEYFILE CONTENT_ID          delete the content (owner)
 //   wait BASE CONTENT_ID WANT SECONDS [--exclude PEERID]...
 //                                           until every chunk has WANT
 //                                           providers (none excluded); prints
@@ -126,6 +127,12 @@ async function content (base, keyFile, args) {
   if (o.time) console.log(Date.now()) // when the orchestrator had it
 }
 
+async function del (base, keyFile, contentId) {
+  const key = privateKeyFromProtobuf(readFileSync(keyFile))
+  const r = await call(key, base, 'DELETE', `/v1/content/${contentId}`)
+  if (r.status !== 204) throw new Error(`DELETE /v1/content: ${r.status} ${JSON.stringify(r.body)}`)
+}
+
 async function locateMap (base, contentId) {
   const r = await call(null, base, 'GET', `/v1/content/${contentId}/locate`)
   if (r.status !== 200) throw new Error(`locate: ${r.status} ${JSON.stringify(r.body)}`)
@@ -203,6 +210,7 @@ let code = 0
 try {
   if (cmd === 'user') await user(rest[0], rest[1])
   else if (cmd === 'content') await content(rest[0], rest[1], rest.slice(2))
+  else if (cmd === 'delete') await del(rest[0], rest[1], rest[2])
   else if (cmd === 'locate') console.log(JSON.stringify(await locateMap(rest[0], rest[1])))
   else if (cmd === 'wait') code = await wait(rest[0], rest[1], Number(rest[2]), Number(rest[3]), opts(rest.slice(4)).exclude)
   else if (cmd === 'impostor') code = await impostor(rest[0], rest[1])

@@ -924,6 +924,299 @@ static void test_content_deletion(void **state) {
                    CPC__CONTENT_DELETED);
 }
 
+/* Count of a node's orders, or of one (node, cid) order. */
+static int64_t drops_of(fx *f, const fnode *n, const char *cid) {
+  int64_t v = -1;
+  if (cid)
+    assert_int_equal(cpc__q_int(f->db, &v,
+                                "SELECT count(*) FROM node_drops WHERE node = $1 "
+                                "AND cid = $2",
+                                "ss", n->id, cid),
+                     0);
+  else
+    v = q_int(f, "SELECT count(*) FROM node_drops WHERE node = $1", n->id);
+  return v;
+}
+
+static int64_t replica_state(fx *f, const fnode *n, const char *cid) {
+  int64_t v = -1;
+  int rc = cpc__q_int(f->db, &v,
+                      "SELECT state FROM replicas WHERE node = $1 AND cid = $2",
+                      "ss", n->id, cid);
+  assert_true(rc == 0 || rc == CPC_ENOENT);
+  return rc == 0 ? v : -1;
+}
+
+/* Deletions that happen while a node is offline reach it when it is back
+ * (drop orders), and never touch a block that live content still uses. */
+static void test_drops_reach_returning_node(void **state) {
+  fx *f = *state;
+  cpc__tick_report r;
+  cpc__work_item items[8];
+  cpc__node_status st;
+  fnode *a, *b, *c;
+  const char *x0, *x1, *y0, *z0;
+  size_t k, i, looked, queued;
+  int64_t now = T0;
+  served s = {0};
+  int seen_x0 = 0, seen_z0 = 0;
+
+  a = add_node(f, "r1", now);
+  b = add_node(f, "r2", now);
+  c = add_node(f, "r3", now);
+  x0 = f->blocks[add_content(f, "content-x", 3, 2, 0)].cid;
+  x1 = f->blocks[f->n_blocks - 1].cid;
+  y0 = f->blocks[add_content(f, "content-y", 3, 1, 0)].cid;
+  z0 = f->blocks[add_content(f, "content-z", 3, 1, 0)].cid;
+  /* content-y shares block x1 with content-x */
+  assert_int_equal(cpc__q_run(f->db, NULL,
+                              "INSERT INTO chunks (content_id, idx, cid, size) "
+                              "VALUES ('content-y', 1, $1, $2)",
+                              "si", x1, (int64_t)BLOCK_LEN),
+                   0);
+  assert_int_equal(cpc__orch_tick(&f->core, ++now, &r), 0);
+  serve_all(f, ++now, NULL);
+  assert_int_equal(q_int(f, "SELECT count(*) FROM replicas WHERE state = 1", NULL), 12);
+
+  /* content-z is deleted; c takes its delete work but never confirms. */
+  assert_int_equal(cpc__q_run(f->db, NULL,
+                              "UPDATE content SET state = 1 WHERE content_id = 'content-z'",
+                              ""),
+                   0);
+  assert_int_equal(cpc__orch_tick(&f->core, ++now, &r), 0);
+  assert_int_equal(r.deletes_queued, 1);
+  c->serving = 0;
+  serve_all(f, ++now, &s);
+  assert_int_equal(s.deleted, 2);
+  c->serving = 1;
+
+  /* c falls silent: its deleting row becomes a drop order. */
+  now += f->sched.heartbeat_timeout_ms - 10;
+  heartbeat_all(f, now, c);
+  now += 20;
+  assert_int_equal(cpc__orch_tick(&f->core, now, &r), 0);
+  assert_int_equal(node_state(f, c), CPC__NODE_OFFLINE);
+  assert_int_equal(drops_of(f, c, z0), 1);
+  assert_int_equal(replica_state(f, c, z0), -1);
+
+  /* content-x is deleted while c is away: a and b get delete work for
+   * x0 only (x1 is content-y's too); c's lost copy of x0 becomes a drop
+   * order, its copy of x1 stays in the map. */
+  assert_int_equal(cpc__q_run(f->db, NULL,
+                              "UPDATE content SET state = 1 WHERE content_id = 'content-x'",
+                              ""),
+                   0);
+  assert_int_equal(cpc__orch_tick(&f->core, ++now, &r), 0);
+  memset(&s, 0, sizeof s);
+  serve(f, a, ++now, &s);
+  serve(f, b, now, &s);
+  assert_int_equal(s.deleted, 2);
+  heartbeat_all(f, now, c);
+  assert_int_equal(cpc__orch_tick(&f->core, ++now, &r), 0);
+  assert_int_equal(q_int(f, "SELECT state FROM content WHERE content_id = $1", "content-x"),
+                   CPC__CONTENT_DELETED);
+  assert_int_equal(q_int(f, "SELECT state FROM content WHERE content_id = $1", "content-z"),
+                   CPC__CONTENT_DELETED);
+  assert_int_equal(drops_of(f, c, NULL), 2);
+  assert_int_equal(drops_of(f, c, x0), 1);
+  assert_int_equal(drops_of(f, c, x1), 0);
+  assert_int_equal(drops_of(f, a, NULL) + drops_of(f, b, NULL), 0);
+  assert_int_equal(replica_state(f, c, x1), CPC__REPLICA_LOST);
+
+  /* c is back: x1 and y0 count again; its stream opens and the orders
+   * become delete work for x0 and z0, nothing else. */
+  assert_int_equal(cpc__orch_node_heartbeat(&f->core, c->id, 0, 1u << 30, ++now, &st), 0);
+  assert_int_equal(st.state, CPC__NODE_ACTIVE);
+  assert_int_equal(cpc__orch_drops_release(&f->core, c->id, now, 64, &looked, &queued), 0);
+  assert_int_equal(looked, 2);
+  assert_int_equal(queued, 2);
+  assert_int_equal(drops_of(f, c, NULL), 0);
+  assert_int_equal(replica_state(f, c, x0), CPC__REPLICA_DELETING);
+  memset(items, 0, sizeof items);
+  assert_int_equal(cpc__orch_work_claim(&f->core, c->id, ++now, items, 8, &k), 0);
+  assert_int_equal(k, 2);
+  for (i = 0; i < k; i++) {
+    assert_int_equal(items[i].kind, CPC__WORK_DELETE);
+    seen_x0 += strcmp(items[i].cid, x0) == 0;
+    seen_z0 += strcmp(items[i].cid, z0) == 0;
+    assert_int_equal(cpc__orch_work_confirm(&f->core, c->id, items[i].work_id,
+                                            items[i].cid, 1, now),
+                     0);
+    cpc__work_item_clear(&items[i]);
+  }
+  assert_int_equal(seen_x0 + seen_z0 * 2, 3);
+  assert_int_equal(replica_state(f, c, x0), -1);
+  assert_int_equal(replica_state(f, c, z0), -1);
+  assert_int_equal(replica_state(f, c, x1), CPC__REPLICA_STORED);
+  assert_int_equal(replica_state(f, c, y0), CPC__REPLICA_STORED);
+  assert_int_equal(live_replicas(f, x1), 3);
+  assert_int_equal(live_replicas(f, y0), 3);
+
+  /* Orders never touch what the map counts or live content uses: one
+   * for a copy a stores is dropped, one for live x1 on a node without a
+   * row waits, one for a gone block is carried out. */
+  assert_int_equal(cpc__q_run(f->db, NULL,
+                              "DELETE FROM replicas WHERE node = $1 AND cid = $2",
+                              "ss", b->id, x1),
+                   0);
+  assert_int_equal(cpc__orch_drop_add_txn(&f->core, a->id, y0, now), 0);
+  assert_int_equal(cpc__orch_drop_add_txn(&f->core, b->id, x1, now), 0);
+  assert_int_equal(cpc__orch_drop_add_txn(&f->core, b->id, x1, now), 0);
+  assert_int_equal(cpc__orch_drop_add_txn(&f->core, b->id, z0, now), 0);
+  assert_int_equal(drops_of(f, b, NULL), 2);
+  assert_int_equal(cpc__orch_drops_release(&f->core, a->id, now, 64, &looked, &queued), 0);
+  assert_int_equal(looked, 1);
+  assert_int_equal(queued, 0);
+  assert_int_equal(replica_state(f, a, y0), CPC__REPLICA_STORED);
+  assert_int_equal(cpc__orch_drops_release(&f->core, b->id, now, 64, &looked, &queued), 0);
+  assert_int_equal(looked, 2);
+  assert_int_equal(queued, 1);
+  assert_int_equal(drops_of(f, b, x1), 1); /* waits, not due again soon */
+  assert_int_equal(replica_state(f, b, x1), -1);
+  assert_int_equal(replica_state(f, b, z0), CPC__REPLICA_DELETING);
+  assert_int_equal(cpc__orch_drops_release(&f->core, b->id, now + 1000, 64, &looked,
+                                           &queued),
+                   0);
+  assert_int_equal(looked, 0);
+  /* Once x1's last content goes, the waiting order is carried out. */
+  assert_int_equal(cpc__q_run(f->db, NULL,
+                              "UPDATE content SET state = 2 WHERE content_id = 'content-y'",
+                              ""),
+                   0);
+  assert_int_equal(cpc__orch_drops_release(&f->core, b->id, now + 7200000, 64,
+                                           &looked, &queued),
+                   0);
+  assert_int_equal(queued, 1);
+  assert_int_equal(replica_state(f, b, x1), CPC__REPLICA_DELETING);
+
+  /* Bounded: past max_drops_per_node a node gets no more orders. */
+  f->core.sched.max_drops_per_node = 2;
+  assert_int_equal(cpc__orch_drop_add_txn(&f->core, a->id, "cid-1", now), 0);
+  assert_int_equal(cpc__orch_drop_add_txn(&f->core, a->id, "cid-2", now), 0);
+  assert_int_equal(cpc__orch_drop_add_txn(&f->core, a->id, "cid-3", now), 0);
+  assert_int_equal(drops_of(f, a, NULL), 2);
+  /* Batches: one look takes at most max orders. */
+  assert_int_equal(cpc__orch_drops_release(&f->core, a->id, now, 1, &looked, &queued), 0);
+  assert_int_equal(looked, 1);
+  assert_int_equal(drops_of(f, a, NULL), 1);
+}
+
+/* A random CID (raw, blake3) in text. */
+static void random_cid(char *out, size_t cap) {
+  uint8_t data[32];
+  cpc_cid cid;
+  randombytes_buf(data, sizeof data);
+  assert_int_equal(cpc_cid_compute(CPC_CODEC_RAW, CPC_MH_BLAKE3, data,
+                                   sizeof data, &cid),
+                   0);
+  assert_int_equal(cpc_cid_format(&cid, CPC_MB_BASE32, out, cap), 0);
+}
+
+static void test_audit_probe(void **state) {
+  char lo[CPC__MAX_CID_TEXT + 1], hi[CPC__MAX_CID_TEXT + 1], t[CPC__MAX_CID_TEXT + 1];
+  char out[CPC__MAX_CID_TEXT + 16];
+  size_t i;
+  (void)state;
+  random_cid(lo, sizeof lo);
+  random_cid(hi, sizeof hi);
+  if (strcmp(lo, hi) > 0) {
+    snprintf(t, sizeof t, "%s", lo);
+    snprintf(lo, sizeof lo, "%s", hi);
+    snprintf(hi, sizeof hi, "%s", t);
+  }
+  for (i = 0; i < 2000; i++) { /* between them (or a prefix of lo) */
+    cpc__orch_audit_probe(lo, hi, out, sizeof out);
+    assert_true(strcmp(lo, out) <= 0 || strncmp(lo, out, strlen(out)) == 0);
+    assert_true(strcmp(out, hi) <= 0);
+  }
+  /* one key, or keys that are not base32: the first */
+  cpc__orch_audit_probe("bafkabc", "bafkabc", out, sizeof out);
+  assert_string_equal(out, "bafkabc");
+  cpc__orch_audit_probe("zQm1", "zQm9", out, sizeof out);
+  assert_string_equal(out, "zQm1");
+  cpc__orch_audit_probe("ba", "bz", out, 4);
+  assert_string_equal(out, "ba");
+  /* spread: 2000 probes between "baa..." and "bzz..." land in each
+   * quarter of the range about equally */
+  {
+    size_t q[4] = {0}, k;
+    for (i = 0; i < 2000; i++) {
+      int d;
+      cpc__orch_audit_probe("b222222222222", "bzzzzzzzzzzzz", out, sizeof out);
+      assert_int_equal(strlen(out), 13);
+      d = (int)(strchr("234567abcdefghijklmnopqrstuvwxyz", out[1]) -
+                "234567abcdefghijklmnopqrstuvwxyz");
+      q[d / 8]++;
+    }
+    for (k = 0; k < 4; k++)
+      assert_true(q[k] > 400 && q[k] < 600);
+  }
+}
+
+/* Audit picks cost a probe, not a scan, and still reach every stored
+ * replica with a token (and never one without, or one not stored). */
+static void test_audit_picks_spread(void **state) {
+  fx *f = *state;
+  enum { WITH = 40, WITHOUT = 8, PICKS = 800 };
+  char cids[WITH + WITHOUT + 1][CPC__MAX_CID_TEXT + 1];
+  size_t counts[WITH + WITHOUT + 1], i, k, n;
+  uint8_t nonce[32] = {1}, expected[32] = {2};
+  int64_t now = T0;
+  fnode *a = add_node(f, "r1", now);
+
+  add_content(f, "content-p", 3, 0, 0);
+  memset(counts, 0, sizeof counts);
+  for (i = 0; i < WITH + WITHOUT + 1; i++) {
+    random_cid(cids[i], sizeof cids[i]);
+    /* the last one is only pending */
+    assert_int_equal(cpc__q_run(f->db, NULL,
+                                "INSERT INTO replicas (cid, node, state, updated_at) "
+                                "VALUES ($1, $2, $3, 0)",
+                                "ssi", cids[i], a->id,
+                                (int64_t)(i == WITH + WITHOUT ? 0 : 1)),
+                     0);
+    if (i < WITH || i == WITH + WITHOUT)
+      assert_int_equal(cpc__orch_audit_token_add(f->db, "content-p", cids[i], 0,
+                                                 16, nonce, expected, NULL),
+                       0);
+  }
+  for (k = 0; k < PICKS; k++) {
+    char got[CPC__MAX_CID_TEXT + 1];
+    cpc_sql_stmt *q;
+    assert_int_equal(cpc__orch_audits_issue(&f->core, now, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(cpc__q_prepare(f->db, &q, "SELECT cid FROM audits WHERE state = 0", ""),
+                     0);
+    assert_int_equal(cpc_sql_step(q), CPC_SQL_ROW);
+    cpc__q_text(q, 0, got, sizeof got);
+    cpc_sql_finalize(q);
+    for (i = 0; i < WITH + WITHOUT + 1; i++)
+      if (strcmp(got, cids[i]) == 0)
+        counts[i]++;
+    assert_int_equal(cpc__q_run(f->db, NULL, "UPDATE audits SET state = 3", ""), 0);
+    assert_int_equal(cpc__q_run(f->db, NULL, "UPDATE audit_tokens SET used = 0", ""), 0);
+    assert_int_equal(cpc__q_run(f->db, NULL, "UPDATE nodes SET last_audit_at = 0", ""), 0);
+  }
+  /* every pick was one of ours: mean PICKS / WITH = 20 per replica */
+  for (i = 0, n = 0; i < WITH + WITHOUT + 1; i++)
+    n += counts[i];
+  assert_int_equal(n, PICKS);
+  for (i = 0; i < WITH; i++) {
+    if (counts[i] < 3 || counts[i] > 60)
+      fprintf(stderr, "replica %zu picked %zu times of %d\n", i, counts[i], PICKS);
+    assert_true(counts[i] >= 3);
+    assert_true(counts[i] <= 60);
+  }
+  for (i = WITH; i < WITH + WITHOUT + 1; i++)
+    assert_int_equal(counts[i], 0);
+  /* a node with nothing stored that has a token is left for an interval */
+  assert_int_equal(cpc__q_run(f->db, NULL, "UPDATE audit_tokens SET used = 1", ""), 0);
+  assert_int_equal(cpc__orch_audits_issue(&f->core, now, &n), 0);
+  assert_int_equal(n, 0);
+  assert_int_equal(q_int(f, "SELECT last_audit_at FROM nodes WHERE peer_id = $1", a->id),
+                   now);
+}
+
 static void test_leases_split_instances(void **state) {
   fx *f = *state;
   cpc__orch_core other;
@@ -1112,6 +1405,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_placement_rules),
       cmocka_unit_test(test_config_file),
+      cmocka_unit_test(test_audit_probe),
       cmocka_unit_test_setup_teardown(test_replication_and_confirmation, setup, teardown),
       cmocka_unit_test_setup_teardown(test_region_fallback_and_capacity, setup, teardown),
       cmocka_unit_test_setup_teardown(test_healing_after_missed_heartbeats, setup, teardown),
@@ -1123,6 +1417,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_restart_resumes_pending_work, setup, teardown),
       cmocka_unit_test_setup_teardown(test_work_given_up_is_reassigned, setup, teardown),
       cmocka_unit_test_setup_teardown(test_content_deletion, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_drops_reach_returning_node, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_audit_picks_spread, setup, teardown),
       cmocka_unit_test_setup_teardown(test_leases_split_instances, setup, teardown),
       cmocka_unit_test_setup_teardown(test_metrics_gauges, setup, teardown),
       cmocka_unit_test_setup_teardown(test_node_auth, setup, teardown),
