@@ -89,6 +89,11 @@ typedef struct cpc_net_limits {
   size_t stream_write_queue;   /* per-stream write queue limit (256 KiB) */
   size_t max_conn_output;      /* unsent bytes per connection before it is
                                   dropped as not reading (8 MiB) */
+  size_t max_host_socket_output; /* bytes handed to all sockets and not yet
+                                    written, over which each connection
+                                    keeps one write of at most 256 KiB in
+                                    flight (64 MiB; bounds the memory of
+                                    serving many slow readers) */
   uint64_t backoff_base_ms;    /* first dial backoff after a failure (1 s) */
   uint64_t backoff_max_ms;     /* backoff cap (5 min) */
   size_t max_peers;            /* peer store entries (4096) */
@@ -110,6 +115,7 @@ typedef struct cpc_net_traffic {
   uint64_t bytes_sent;
   uint64_t bytes_received;
   size_t connections; /* open now */
+  size_t socket_output; /* bytes handed to sockets, not yet written */
 } cpc_net_traffic;
 
 /* Host-level events; any may be NULL. */

@@ -133,11 +133,29 @@ void cpc__conn_reconnect(cpc_net_conn *c) {
   uv_close((uv_handle_t *)&c->tcp, reconnect_cb);
 }
 
+/* The host's socket output fell under its budget: every connection held
+ * back by it gets its turn again. */
+static void wake_host_waiters(cpc_net *net) {
+  net->inflight_waiters = 0;
+  for (struct cpc__list *l = net->conns.next; l != &net->conns; l = l->next) {
+    cpc_net_conn *c = CPC__CONTAINER(l, cpc_net_conn, link);
+    if (c->wait_host) {
+      c->wait_host = 0;
+      cpc__conn_mark_dirty(c);
+    }
+  }
+}
+
 static void write_cb(uv_write_t *req, int status) {
   struct cpc__wreq *w = CPC__CONTAINER(req, struct cpc__wreq, req);
   cpc_net_conn *c = w->conn;
+  cpc_net *net = c->net;
   c->inflight -= w->len;
-  wreq_free(c->net, w);
+  net->inflight -= w->len;
+  wreq_free(net, w);
+  if (net->inflight_waiters &&
+      net->inflight < net->lim.max_host_socket_output)
+    wake_host_waiters(net);
   if (status < 0) {
     cpc__conn_fail(c, CPC_EIO);
     return;
@@ -160,6 +178,7 @@ static int submit(cpc_net_conn *c, struct cpc__wreq *w) {
     return CPC_EIO;
   }
   c->inflight += w->len;
+  c->net->inflight += w->len;
   cpc__throttle_sent(c->net, w->len);
   return 0;
 }
@@ -233,19 +252,41 @@ enum flush_mode {
   FLUSH_ALL,   /* everything (closing) */
 };
 
+/* Whether a paced flush of c may write now, and how much at most (*chunk).
+ * Over the host's budget, a connection with a write in flight waits for
+ * wake_host_waiters. */
+static int paced_room(cpc_net_conn *c, size_t inflight_max, size_t *chunk) {
+  cpc_net *net = c->net;
+  if (c->inflight >= inflight_max)
+    return 0;
+  if (net->inflight < net->lim.max_host_socket_output)
+    return 1;
+  if (c->inflight > 0) {
+    c->wait_host = 1;
+    net->inflight_waiters = 1;
+    return 0;
+  }
+  if (*chunk > CPC__NET_INFLIGHT_SLOW)
+    *chunk = CPC__NET_INFLIGHT_SLOW;
+  return 1;
+}
+
 /* Send yamux output through Noise. Only FLUSH_PACED waits for the upload
- * cap; the others are charged to it. */
+ * cap and the host's socket output budget; the others are charged to
+ * them. */
 static int conn_flush(cpc_net_conn *c, enum flush_mode mode) {
   size_t out_max = c->net->lim.max_conn_output;
   size_t inflight_max =
       CPC__NET_INFLIGHT < out_max / 2 ? CPC__NET_INFLIGHT : out_max / 2;
-  size_t chunk =
+  size_t chunk_max =
       CPC__NET_WRITE_CHUNK < out_max / 4 ? CPC__NET_WRITE_CHUNK : out_max / 4;
-  while (c->yamux && !uv_is_closing((uv_handle_t *)&c->tcp) &&
-         (mode != FLUSH_PACED || c->inflight < inflight_max)) {
+  while (c->yamux && !uv_is_closing((uv_handle_t *)&c->tcp)) {
     const uint8_t *p;
-    size_t n = cpc_yamux_output(c->yamux, &p);
+    size_t chunk = chunk_max, n;
     int rc;
+    if (mode == FLUSH_PACED && !paced_room(c, inflight_max, &chunk))
+      break;
+    n = cpc_yamux_output(c->yamux, &p);
     if (n == 0 || (mode == FLUSH_ROOM && n <= c->y_max_output))
       break;
     if (n > chunk)

@@ -41,6 +41,7 @@ void cpc_net_limits_default(cpc_net_limits *l) {
   l->max_preupgrade_bytes = 256u * 1024u;
   l->stream_write_queue = 256u * 1024u;
   l->max_conn_output = 8u * 1024u * 1024u;
+  l->max_host_socket_output = 64u * 1024u * 1024u;
   l->backoff_base_ms = 1000;
   l->backoff_max_ms = 5u * 60u * 1000u;
   l->max_peers = 4096;
@@ -202,7 +203,8 @@ int cpc_net_builder_limits(cpc_net_builder *b, const cpc_net_limits *l) {
       l->max_pending_inbound == 0 || l->handshake_timeout_ms == 0 ||
       l->dial_timeout_ms == 0 || l->stream_negotiation_timeout_ms == 0 ||
       l->max_preupgrade_bytes < 4096 || l->stream_write_queue == 0 ||
-      l->max_conn_output < 1024u * 1024u || l->max_peers == 0) {
+      l->max_conn_output < 1024u * 1024u || l->max_peers == 0 ||
+      l->max_host_socket_output < CPC__NET_INFLIGHT_SLOW) {
     b->error = "a limit is zero or too small";
     return CPC_EINVAL;
   }

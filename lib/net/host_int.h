@@ -39,6 +39,10 @@
  * most half of max_conn_output), so that the sender keeps encrypting while
  * the kernel drains the socket. */
 #define CPC__NET_INFLIGHT (2048u * 1024u)
+/* While the host's socket bytes are over lim.max_host_socket_output, each
+ * connection writes only when it has nothing in flight, at most this much
+ * at a time. */
+#define CPC__NET_INFLIGHT_SLOW (256u * 1024u)
 /* Plaintext per socket write: 12 whole Noise frames (768 KiB), encrypted
  * straight into one buffer and written with one call (at most a quarter of
  * max_conn_output). Measured with bench/net.sh on 2 cores: 10 to 14 frames
@@ -227,6 +231,9 @@ struct cpc_net {
   cpc_net_close_cb close_cb;
   void *close_ud;
 
+  size_t inflight;     /* socket bytes not yet written, all connections */
+  int inflight_waiters; /* connections held back by max_host_socket_output */
+
   struct cpc__wreq *wpool; /* free chunk-sized write buffers */
   size_t n_wpool;
   int wpool_used; /* since the last sweep */
@@ -289,6 +296,7 @@ struct cpc_net_conn {
   struct cpc__list dlink; /* net->dirty while dirty */
   int state, outbound, dirty, closing, close_graceful, announced;
   int wait_up, wait_down; /* waiting for upload / download tokens */
+  int wait_host;          /* held back by the host's socket output budget */
   int reason;             /* why it closes (0: locally) */
   uint64_t t_start, t_active, t_closing;
   uint64_t t_rx;   /* last byte from the peer */

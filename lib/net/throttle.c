@@ -157,4 +157,5 @@ void cpc_net_traffic_get(const cpc_net *net, cpc_net_traffic *t) {
   t->bytes_sent = net->bytes_sent;
   t->bytes_received = net->bytes_received;
   t->connections = net->n_open;
+  t->socket_output = net->inflight;
 }

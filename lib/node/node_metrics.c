@@ -127,7 +127,7 @@ static uint64_t rss_bytes(void) {
 
 static void on_sample(uv_timer_t *t) {
   cpc_node *n = t->data;
-  cpc_net_traffic tr = {0, 0, 0};
+  cpc_net_traffic tr = {0};
   uint64_t now = cpc__node_now_ms(), used = 0, blocks = 0, cpu = cpu_us();
   double dt;
   if (n->net)
@@ -158,7 +158,7 @@ static void on_sample(uv_timer_t *t) {
 }
 
 int cpc__metrics_start(cpc_node *n) {
-  cpc_net_traffic tr = {0, 0, 0};
+  cpc_net_traffic tr = {0};
   if (n->net)
     cpc_net_traffic_get(n->net, &tr);
   n->last_sent = n->stream_sent = tr.bytes_sent;
@@ -176,7 +176,7 @@ void cpc__metrics_stop(cpc_node *n) { uv_timer_stop(&n->sample_timer); }
 
 int cpc__metrics_sample(cpc_node *n, uint8_t **out, size_t *len) {
   Cpc__Orchestrator__V1__NodeMetrics s = CPC__ORCHESTRATOR__V1__NODE_METRICS__INIT;
-  cpc_net_traffic tr = {0, 0, 0};
+  cpc_net_traffic tr = {0};
   uint64_t used = 0, blocks = 0;
   if (n->net)
     cpc_net_traffic_get(n->net, &tr);

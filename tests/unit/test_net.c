@@ -27,6 +27,7 @@
 #include "cpc/error.h"
 #include "cpc/identify.h"
 #include "cpc/net.h"
+#include "cpc/noise.h"
 #include "cpc/varint.h"
 
 /* --- harness -------------------------------------------------------------- */
@@ -457,6 +458,98 @@ static void run_echo(struct host *from, cpc_net_conn *c, size_t n_streams,
     echo_free(&e[i]);
   }
   free(e);
+}
+
+struct output_probe {
+  cpc_net *net;
+  size_t peak;
+};
+
+/* Before each poll, after the settle pass has written. */
+static void probe_output(uv_prepare_t *h) {
+  struct output_probe *p = h->data;
+  cpc_net_traffic t;
+  cpc_net_traffic_get(p->net, &t);
+  if (t.socket_output > p->peak)
+    p->peak = t.socket_output;
+}
+
+/* Echo 4 MiB on each of 8 streams over 4 connections (one per listener)
+ * from a host whose socket output budget is budget (0: the default); the
+ * largest socket output seen between loop iterations. Every echo must
+ * come back whole. */
+static size_t echo_socket_output_peak(size_t budget) {
+  enum { PEERS = 4, STREAMS = 8, SIZE = 4 << 20 };
+  struct host to[PEERS], from;
+  struct echo e[STREAMS];
+  cpc_net_limits lim;
+  cpc_net_traffic t;
+  struct output_probe probe;
+  uv_prepare_t prepare;
+  int finished = 0;
+  uint64_t end;
+
+  cpc_net_limits_default(&lim);
+  if (budget)
+    lim.max_host_socket_output = budget;
+  host_start(&from, NULL, CPC_KEY_ED25519, &lim);
+  for (int i = 0; i < PEERS; i++) {
+    cpc_multiaddr ma;
+    host_start(&to[i], "/ip4/127.0.0.1/tcp/0", CPC_KEY_ED25519, NULL);
+    ma = host_addr(&to[i]);
+    (void)dial(&from, &ma);
+  }
+  for (int i = 0; i < STREAMS; i++) {
+    cpc_multiaddr ma = host_addr(&to[i % PEERS]);
+    cpc_net_stream *s;
+    echo_init(&e[i], SIZE, &finished);
+    assert_int_equal(cpc_net_stream_open(dial(&from, &ma),
+                                         CPC_NET_ECHO_PROTOCOL, &echo_cbs,
+                                         &e[i], &s),
+                     0);
+  }
+  probe.net = from.net;
+  probe.peak = 0;
+  uv_prepare_init(&loop, &prepare);
+  prepare.data = &probe;
+  uv_prepare_start(&prepare, probe_output);
+  end = uv_now(&loop) + 60000;
+  while (finished < STREAMS && uv_now(&loop) < end)
+    uv_run(&loop, UV_RUN_ONCE);
+  uv_close((uv_handle_t *)&prepare, NULL);
+  assert_int_equal(finished, STREAMS);
+  for (int i = 0; i < STREAMS; i++) {
+    assert_int_equal(e[i].close_status, 0);
+    assert_int_equal(e[i].got, SIZE);
+    assert_memory_equal(e[i].data, e[i].back, SIZE);
+    echo_free(&e[i]);
+  }
+  cpc_net_traffic_get(from.net, &t);
+  assert_int_equal(t.socket_output, 0);
+  host_stop(&from);
+  for (int i = 0; i < PEERS; i++)
+    host_stop(&to[i]);
+  return probe.peak;
+}
+
+/* lim.max_host_socket_output: over it, each connection keeps at most one
+ * 256 KiB write in flight, so the host's socket output stays under the
+ * budget plus one full write plus one such write per connection; and
+ * every connection still finishes (those held back are woken). */
+static void test_host_socket_output_budget(void **state) {
+  size_t budget = 256u * 1024u;
+  size_t frame = CPC_NOISE_MAX_PLAINTEXT + CPC_NOISE_FRAME_OVERHEAD;
+  size_t bound = budget + 12 * frame +
+                 4 * (256u * 1024u + 5 * CPC_NOISE_FRAME_OVERHEAD);
+  size_t peak_default, peak;
+  (void)state;
+  peak_default = echo_socket_output_peak(0);
+  peak = echo_socket_output_peak(budget);
+  print_message("# socket output peak: %zu bytes with the default budget, "
+                "%zu with %zu (bound %zu)\n",
+                peak_default, peak, budget, bound);
+  assert_true(peak <= bound);
+  assert_true(peak_default > bound); /* the budget is what held it */
 }
 
 static void test_echo_100_streams(void **state) {
@@ -1401,6 +1494,7 @@ int main(void) {
       cmocka_unit_test(test_half_close),
       cmocka_unit_test(test_reset),
       cmocka_unit_test(test_echo_100_streams),
+      cmocka_unit_test(test_host_socket_output_budget),
       cmocka_unit_test(test_peer_dies_mid_stream),
       cmocka_unit_test(test_peer_killed_mid_stream),
       cmocka_unit_test(test_keepalive),
