@@ -93,10 +93,10 @@ typedef struct cpc_exchange_config {
                           1). A PDS turns it off: the nodes that replicate
                           its content are each told to pull every block
                           from it, and do not trade among themselves. */
-  int cache_fetched; /* fetched blocks are stored as a cache, written
-                        behind (CPC_BLOCKSTORE_PUT_CACHE; default 0: a
-                        plain put). A PDS sets it: what it fetches for
-                        reading can be fetched again. */
+  int cache_fetched;   /* fetched blocks are stored as a cache, written
+                          behind (CPC_BLOCKSTORE_PUT_CACHE; default 0: a
+                          plain put). A PDS sets it: what it fetches for
+                          reading can be fetched again. */
   uint32_t swarm_lookup_ms; /* DHT provider lookups of a running fetch
                                (default 2000) */
   size_t max_swarm_peers;   /* peers one fetch takes in by swarming

@@ -158,8 +158,8 @@ int cpc__pds_api_get(cpc__pds_req *r) {
   }
   s->started = 1;
   resp = MHD_create_response_from_callback(
-      size == UINT64_MAX ? MHD_SIZE_UNKNOWN : size, RESPONSE_BLOCK, stream_read, s,
-      stream_free);
+      size == UINT64_MAX ? MHD_SIZE_UNKNOWN : size, RESPONSE_BLOCK, stream_read,
+      s, stream_free);
   if (!resp) {
     stream_free(s);
     return cpc__pds_reply_error(r, 500, "internal", "out of memory");

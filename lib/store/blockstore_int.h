@@ -96,8 +96,8 @@ void cpc__bs_writer_init(cpc_blockstore *bs);
 /* Commit what is queued, stop the thread, free the queue. */
 void cpc__bs_writer_close(cpc_blockstore *bs);
 /* Queue a copy of a verified cached block under key. */
-int cpc__bs_writer_put(cpc_blockstore *bs, const MDB_val *key,
-                       const void *data, size_t len);
+int cpc__bs_writer_put(cpc_blockstore *bs, const MDB_val *key, const void *data,
+                       size_t len);
 /* Wait until nothing is queued or committing. */
 void cpc__bs_writer_flush(cpc_blockstore *bs);
 /*
@@ -108,7 +108,7 @@ int cpc__bs_writer_read(cpc_blockstore *bs, const MDB_val *key,
                         int (*fn)(void *arg, const MDB_val *val), void *arg,
                         int *rc);
 /* Queued blocks and bytes, and the dropped count, in one snapshot. */
-void cpc__bs_writer_stats(cpc_blockstore *bs, uint64_t *count,
-                          uint64_t *bytes, uint64_t *dropped);
+void cpc__bs_writer_stats(cpc_blockstore *bs, uint64_t *count, uint64_t *bytes,
+                          uint64_t *dropped);
 
 #endif

@@ -37,8 +37,7 @@ static size_t bucket_of(const uint8_t *key, size_t len) {
 
 static struct cpc__bs_pending *index_find(struct cpc__bs_writer *w,
                                           const MDB_val *key) {
-  struct cpc__bs_pending *e =
-      w->index[bucket_of(key->mv_data, key->mv_size)];
+  struct cpc__bs_pending *e = w->index[bucket_of(key->mv_data, key->mv_size)];
   for (; e != NULL; e = e->chain)
     if (e->key_len == key->mv_size &&
         memcmp(e->key, key->mv_data, key->mv_size) == 0)
@@ -159,8 +158,8 @@ void cpc__bs_writer_close(cpc_blockstore *bs) {
   pthread_cond_destroy(&w->done);
 }
 
-int cpc__bs_writer_put(cpc_blockstore *bs, const MDB_val *key,
-                       const void *data, size_t len) {
+int cpc__bs_writer_put(cpc_blockstore *bs, const MDB_val *key, const void *data,
+                       size_t len) {
   struct cpc__bs_writer *w = &bs->w;
   struct cpc__bs_pending *e;
   int rc = 0;
@@ -184,8 +183,8 @@ int cpc__bs_writer_put(cpc_blockstore *bs, const MDB_val *key,
   pthread_mutex_lock(&w->mu);
   /* Room in the queue: wait for the writer (it is running whenever
    * something is queued). */
-  while (w->count > 0 && (w->bytes + len > QUEUE_MAX_BYTES ||
-                          w->count >= QUEUE_MAX_COUNT))
+  while (w->count > 0 &&
+         (w->bytes + len > QUEUE_MAX_BYTES || w->count >= QUEUE_MAX_COUNT))
     pthread_cond_wait(&w->done, &w->mu);
   if (index_find(w, key) != NULL)
     goto out; /* queued already */
@@ -241,8 +240,8 @@ int cpc__bs_writer_read(cpc_blockstore *bs, const MDB_val *key,
   return found;
 }
 
-void cpc__bs_writer_stats(cpc_blockstore *bs, uint64_t *count,
-                          uint64_t *bytes, uint64_t *dropped) {
+void cpc__bs_writer_stats(cpc_blockstore *bs, uint64_t *count, uint64_t *bytes,
+                          uint64_t *dropped) {
   struct cpc__bs_writer *w = &bs->w;
   pthread_mutex_lock(&w->mu);
   *count = w->count;
