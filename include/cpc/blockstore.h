@@ -15,6 +15,18 @@
  * meta page); a kill -9 or power loss at any moment leaves the last committed
  * state, never a torn block.
  *
+ * Cached blocks (CPC_BLOCKSTORE_PUT_CACHE): blocks that can be fetched
+ * again (a PDS's copies of other users' content) are written behind: the
+ * put copies the block into a bounded queue (readable at once through
+ * get/has/size) and a writer thread commits what has queued up in one
+ * transaction, synced as any other. One fsync covers many blocks and the
+ * caller never waits for the disk, unless the queue is full. The store
+ * stays as consistent as with plain puts (no LMDB NOSYNC: a system crash
+ * cannot damage it, nor the blocks that were put durably); a kill -9 or
+ * a crash only loses the cached blocks still queued, which are fetched
+ * again when wanted. A cached put that cannot be committed (quota, disk
+ * full) is dropped and counted (cpc_blockstore_stats.dropped).
+ *
  * Threads and processes: one handle may be used by several threads at once
  * (every call runs its own LMDB transaction; writers are serialised, readers
  * never wait). Several processes may open the same directory at once (LMDB's
@@ -83,6 +95,37 @@ void cpc_blockstore_close(cpc_blockstore *bs);
 int cpc_blockstore_put(cpc_blockstore *bs, const cpc_cid *cid, const void *data,
                        size_t len);
 
+enum cpc_blockstore_put_flag {
+  /*
+   * The caller has just checked that data hashes to cid (the Bitswap
+   * decoder computes the CID of every block it hands out, from the
+   * bytes): the put does not hash them again. Never for bytes whose CID
+   * was only claimed.
+   */
+  CPC_BLOCKSTORE_PUT_VERIFIED = 1 << 0,
+  /* A cached block: written behind (see the top of this file). */
+  CPC_BLOCKSTORE_PUT_CACHE = 1 << 1,
+};
+
+/*
+ * As cpc_blockstore_put(), with flags a mask of cpc_blockstore_put_flag
+ * (0: the same as cpc_blockstore_put()). With CPC_BLOCKSTORE_PUT_CACHE,
+ * 0 means the block is queued (or already stored): it is readable at once
+ * and committed soon after, unless the commit fails (then it is dropped
+ * and counted); the quota is checked against what is stored plus what is
+ * queued. The first cached put starts the writer thread. Errors as
+ * cpc_blockstore_put(), and CPC_EINVAL (unknown flag), CPC_EAGAIN (no
+ * writer thread could be started).
+ */
+int cpc_blockstore_put_flags(cpc_blockstore *bs, const cpc_cid *cid,
+                             const void *data, size_t len, unsigned flags);
+
+/*
+ * Wait until every cached block queued before the call is committed (or
+ * dropped). Returns 0 (also without cached puts), CPC_EINVAL.
+ */
+int cpc_blockstore_flush(cpc_blockstore *bs);
+
 /*
  * Compute the CIDv1 of data with codec and hash_code (e.g. CPC_CODEC_RAW,
  * CPC_MH_BLAKE3), store the block and write the CID to *cid. Errors as
@@ -94,8 +137,9 @@ int cpc_blockstore_add(cpc_blockstore *bs, uint64_t codec, uint64_t hash_code,
 /*
  * Copy the block named by cid into buf (cap bytes, caller's; may be NULL
  * when cap is 0); *len gets the block's size, also when buf is too small
- * (then CPC_ETOOBIG and buf is untouched). Errors: CPC_EINVAL, CPC_ENOENT,
- * CPC_ETOOBIG, CPC_EIO.
+ * (then CPC_ETOOBIG and buf is untouched). Cached blocks still queued are
+ * found too (as by has, size and get_alloc). Errors: CPC_EINVAL,
+ * CPC_ENOENT, CPC_ETOOBIG, CPC_EIO.
  */
 int cpc_blockstore_get(cpc_blockstore *bs, const cpc_cid *cid, void *buf,
                        size_t cap, size_t *len);
@@ -115,7 +159,9 @@ int cpc_blockstore_size(cpc_blockstore *bs, const cpc_cid *cid, size_t *len);
 
 /*
  * Remove the block named by cid; its bytes leave the quota at once (LMDB
- * reuses the pages; the file does not shrink). Errors: CPC_EINVAL,
+ * reuses the pages; the file does not shrink). Queued cached blocks are
+ * committed first (cpc_blockstore_flush), as before set_quota, list,
+ * scrub, sync and close. Errors: CPC_EINVAL,
  * CPC_ENOENT (not stored), CPC_ENOSPC (disk full while committing), CPC_EIO.
  */
 int cpc_blockstore_delete(cpc_blockstore *bs, const cpc_cid *cid);
@@ -129,16 +175,19 @@ int cpc_blockstore_delete(cpc_blockstore *bs, const cpc_cid *cid);
 int cpc_blockstore_set_quota(cpc_blockstore *bs, uint64_t quota);
 
 typedef struct cpc_blockstore_stats {
-  uint64_t count;      /* blocks stored */
+  uint64_t count;      /* blocks stored, queued cached blocks included */
   uint64_t bytes;      /* sum of their sizes (what the quota counts) */
   uint64_t quota;      /* 0: no quota */
   uint64_t file_bytes; /* size of the LMDB data in use, overhead included */
+  uint64_t pending;    /* cached blocks queued, not yet committed */
+  uint64_t dropped;    /* cached blocks whose commit failed, since open */
 } cpc_blockstore_stats;
 
 /* Counters into *st (read in one snapshot). Errors: CPC_EINVAL, CPC_EIO. */
 int cpc_blockstore_stats_get(cpc_blockstore *bs, cpc_blockstore_stats *st);
 
-/* Flush everything committed to disk (useful in bulk mode). CPC_EIO. */
+/* Commit the queued cached blocks, then flush everything committed to
+ * disk (useful in bulk mode). CPC_EINVAL, CPC_EIO. */
 int cpc_blockstore_sync(cpc_blockstore *bs);
 
 /*

@@ -121,6 +121,28 @@ int cpc_content_decrypt(const cpc_cid *content_id,
                         cpc_plaintext_sink_fn out, void *out_ctx,
                         uint64_t *total);
 
+enum cpc_content_decrypt_flag {
+  /*
+   * Every block the source hands out is known to hash to its CID: it reads
+   * a cpc_blockstore, which checks each block as it is stored (the Bitswap
+   * decoder or the put hashed it). The pipeline then does not hash blocks
+   * again. Sizes are still checked against the manifest and every block is
+   * still authenticated, so a damaged block still fails (CPC_EAUTH).
+   */
+  CPC_CONTENT_SOURCE_VERIFIED = 1 << 0,
+};
+
+/*
+ * As cpc_content_decrypt(), with flags a mask of cpc_content_decrypt_flag
+ * (0: the same). Errors as cpc_content_decrypt(), and CPC_EINVAL (unknown
+ * flag).
+ */
+int cpc_content_decrypt_flags(const cpc_cid *content_id,
+                              const uint8_t key[CPC_AEAD_KEY_LEN],
+                              cpc_block_source_fn source, void *source_ctx,
+                              cpc_plaintext_sink_fn out, void *out_ctx,
+                              uint64_t *total, unsigned flags);
+
 #ifdef __cplusplus
 }
 #endif

@@ -23,7 +23,8 @@
  *
  * Client: a fetch runs one Bitswap session over the given providers; every
  * block is verified by its hash (in the message decoder) before it is
- * stored or handed out, and a block nobody wanted is dropped.
+ * stored (without hashing it again: CPC_BLOCKSTORE_PUT_VERIFIED) or handed
+ * out, and a block nobody wanted is dropped.
  *
  * Super-seeding and swarming (cfg.superseed, on by default; see
  * docs/adr/0004-super-seeding.md). When several peers fetch the same
@@ -92,6 +93,10 @@ typedef struct cpc_exchange_config {
                           1). A PDS turns it off: the nodes that replicate
                           its content are each told to pull every block
                           from it, and do not trade among themselves. */
+  int cache_fetched;   /* fetched blocks are stored as a cache, written
+                          behind (CPC_BLOCKSTORE_PUT_CACHE; default 0: a
+                          plain put). A PDS sets it: what it fetches for
+                          reading can be fetched again. */
   uint32_t swarm_lookup_ms; /* DHT provider lookups of a running fetch
                                (default 2000) */
   size_t max_swarm_peers;   /* peers one fetch takes in by swarming

@@ -277,7 +277,11 @@ void cpc__xfetch_on_block(void *ud, cpc_bitswap_session *sess, void *sess_ud,
   if (!w || w->delivered)
     return;
   if (ex->bs) {
-    rc = cpc_blockstore_put(ex->bs, cid, data, len);
+    /* the decoder computed cid from these bytes */
+    rc = cpc_blockstore_put_flags(
+        ex->bs, cid, data, len,
+        CPC_BLOCKSTORE_PUT_VERIFIED |
+            (ex->cfg.cache_fetched ? CPC_BLOCKSTORE_PUT_CACHE : 0));
     if (rc != 0) {
       ex->st.store_errors++;
       if (!f->fail_rc)

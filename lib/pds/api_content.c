@@ -63,6 +63,9 @@ int cpc__pds_api_put(cpc__pds_req *r) {
 
 /* ---- download ------------------------------------------------------------ */
 
+#define PIPE_BYTES (1 << 20)        /* decrypt thread -> response */
+#define RESPONSE_BLOCK (256 * 1024) /* what the response reads at a time */
+
 typedef struct stream {
   cpc__pds_read *rd;
   int fds[2];
@@ -143,14 +146,20 @@ int cpc__pds_api_get(cpc__pds_req *r) {
     return cpc__pds_reply_error(r, 500, "internal", "pipe: %s",
                                 strerror(errno));
   }
+#ifdef F_SETPIPE_SZ
+  /* Room for a whole chunk or more: with the default 64 KiB the decrypt
+   * thread and the response took turns 16 times per 1 MiB chunk. Best
+   * effort (the system's pipe-max-size may be lower). */
+  (void)fcntl(s->fds[1], F_SETPIPE_SZ, PIPE_BYTES);
+#endif
   if (pthread_create(&s->thread, NULL, decrypt_main, s) != 0) {
     stream_free(s);
     return cpc__pds_reply_error(r, 500, "internal", "no thread");
   }
   s->started = 1;
   resp = MHD_create_response_from_callback(
-      size == UINT64_MAX ? MHD_SIZE_UNKNOWN : size, 64 * 1024, stream_read, s,
-      stream_free);
+      size == UINT64_MAX ? MHD_SIZE_UNKNOWN : size, RESPONSE_BLOCK, stream_read,
+      s, stream_free);
   if (!resp) {
     stream_free(s);
     return cpc__pds_reply_error(r, 500, "internal", "out of memory");

@@ -187,6 +187,9 @@ static int start_host(cpc_pds *p, char *err, size_t cap) {
   cpc_exchange_config xc;
   cpc_exchange_config_default(&xc);
   xc.superseed_serve = 0;
+  /* blocks fetched for reading are a cache: written behind, many to an
+   * fsync, off the loop; own content's blocks stay synced one by one */
+  xc.cache_fetched = 1;
   rc = cpc_exchange_new(p->loop, p->net, p->bs, &xc, &p->ex);
   if (rc != 0)
     snprintf(err, cap, "Bitswap: %s", cpc_strerror(rc));

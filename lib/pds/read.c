@@ -461,8 +461,11 @@ static int to_fd(void *ctx, const uint8_t *data, size_t len) {
 }
 
 int cpc__pds_read_run(cpc__pds_read *r, int fd) {
-  int rc = cpc_content_decrypt(&r->content_id, r->key, source, r, to_fd, &fd,
-                               NULL);
+  /* every block comes out of the block store, which holds only blocks
+   * that were hashed as they came in (by the Bitswap decoder, or by the
+   * put of own content) and commits them whole: no second hash here */
+  int rc = cpc_content_decrypt_flags(&r->content_id, r->key, source, r, to_fd,
+                                     &fd, NULL, CPC_CONTENT_SOURCE_VERIFIED);
   if (rc == 0)
     cpc_metrics_counter_inc(r->p->m_gets);
   else

@@ -230,6 +230,7 @@ int cpc_blockstore_open(const char *dir, unsigned flags, cpc_blockstore **out) {
   if (bs == NULL)
     return CPC_ENOMEM;
   bs->flags = flags;
+  cpc__bs_writer_init(bs);
   bs->dir = strdup(dir);
   if (bs->dir == NULL) {
     rc = CPC_ENOMEM;
@@ -244,6 +245,7 @@ int cpc_blockstore_open(const char *dir, unsigned flags, cpc_blockstore **out) {
     rc = open_dbs(bs);
 out:
   if (rc != 0) {
+    cpc__bs_writer_close(bs);
     if (bs->env != NULL)
       mdb_env_close(bs->env);
     free(bs->dir);
@@ -257,6 +259,7 @@ out:
 void cpc_blockstore_close(cpc_blockstore *bs) {
   if (bs == NULL)
     return;
+  cpc__bs_writer_close(bs); /* commits what is queued */
   if (bs->flags & CPC_BLOCKSTORE_NOSYNC)
     (void)mdb_env_sync(bs->env, 1);
   mdb_env_close(bs->env);
@@ -267,7 +270,15 @@ void cpc_blockstore_close(cpc_blockstore *bs) {
 int cpc_blockstore_sync(cpc_blockstore *bs) {
   if (bs == NULL)
     return CPC_EINVAL;
+  cpc__bs_writer_flush(bs);
   return mdb_env_sync(bs->env, 1) == 0 ? 0 : CPC_EIO;
+}
+
+int cpc_blockstore_flush(cpc_blockstore *bs) {
+  if (bs == NULL)
+    return CPC_EINVAL;
+  cpc__bs_writer_flush(bs);
+  return 0;
 }
 
 /*
@@ -294,15 +305,51 @@ static int cid_key(const cpc_cid *cid, uint8_t buf[CPC_MH_MAX_LEN],
   return 0;
 }
 
+#define KNOWN_PUT_FLAGS (CPC_BLOCKSTORE_PUT_VERIFIED | CPC_BLOCKSTORE_PUT_CACHE)
+
+/* A cached put: nothing to do if the block is stored or queued, else
+ * check the quota (stored + queued) and queue it. */
+static int put_cached(cpc_blockstore *bs, const MDB_val *key, const void *data,
+                      size_t len) {
+  MDB_txn *txn = NULL;
+  MDB_val old;
+  struct cpc__bs_meta m;
+  uint64_t qn, qbytes, qdropped;
+  int rc = cpc__bs_err(mdb_txn_begin(bs->env, NULL, MDB_RDONLY, &txn));
+  if (rc != 0)
+    return rc;
+  rc = mdb_get(txn, bs->blocks, (MDB_val *)key, &old);
+  if (rc == 0) {
+    mdb_txn_abort(txn);
+    return 0;
+  }
+  rc = rc == MDB_NOTFOUND ? cpc__bs_meta_load(bs, txn, &m) : cpc__bs_err(rc);
+  mdb_txn_abort(txn);
+  if (rc != 0)
+    return rc;
+  cpc__bs_writer_stats(bs, &qn, &qbytes, &qdropped);
+  m.bytes += qbytes; /* may count a queued copy of this block: harmless */
+  if (m.quota != 0 && (m.bytes > m.quota || len > m.quota - m.bytes))
+    return CPC_ENOSPC;
+  return cpc__bs_writer_put(bs, key, data, len);
+}
+
 int cpc_blockstore_put(cpc_blockstore *bs, const cpc_cid *cid, const void *data,
                        size_t len) {
+  return cpc_blockstore_put_flags(bs, cid, data, len, 0);
+}
+
+int cpc_blockstore_put_flags(cpc_blockstore *bs, const cpc_cid *cid,
+                             const void *data, size_t len, unsigned flags) {
   uint8_t kbuf[CPC_MH_MAX_LEN];
   MDB_val key, val = {len, (void *)data}, old;
   MDB_txn *txn = NULL;
   struct cpc__bs_meta m;
+  uint64_t qn, qbytes, qdropped;
   int rc;
 
-  if (bs == NULL || cid == NULL || (data == NULL && len > 0))
+  if (bs == NULL || cid == NULL || (data == NULL && len > 0) ||
+      (flags & ~(unsigned)KNOWN_PUT_FLAGS) != 0)
     return CPC_EINVAL;
   if (len > CPC_BLOCK_MAX_SIZE)
     return CPC_ETOOBIG;
@@ -310,9 +357,13 @@ int cpc_blockstore_put(cpc_blockstore *bs, const cpc_cid *cid, const void *data,
   if (rc != 0)
     return rc;
   /* Hash before taking the writer lock. */
-  rc = cpc_multihash_verify(&cid->mh, data, len);
-  if (rc != 0)
-    return rc;
+  if (!(flags & CPC_BLOCKSTORE_PUT_VERIFIED)) {
+    rc = cpc_multihash_verify(&cid->mh, data, len);
+    if (rc != 0)
+      return rc;
+  }
+  if (flags & CPC_BLOCKSTORE_PUT_CACHE)
+    return put_cached(bs, &key, data, len);
   if (val.mv_data == NULL)
     val.mv_data = kbuf; /* LMDB wants a pointer even for 0 bytes */
 
@@ -329,7 +380,10 @@ int cpc_blockstore_put(cpc_blockstore *bs, const cpc_cid *cid, const void *data,
   rc = cpc__bs_meta_load(bs, txn, &m);
   if (rc != 0)
     goto out;
-  if (m.quota != 0 && (m.bytes > m.quota || len > m.quota - m.bytes)) {
+  /* queued cached blocks count against the quota too */
+  cpc__bs_writer_stats(bs, &qn, &qbytes, &qdropped);
+  if (m.quota != 0 &&
+      (m.bytes + qbytes > m.quota || len > m.quota - m.bytes - qbytes)) {
     rc = CPC_ENOSPC;
     goto out;
   }
@@ -380,6 +434,9 @@ static int read_block(cpc_blockstore *bs, const cpc_cid *cid, read_fn fn,
     return CPC_EINVAL;
   rc = cid_key(cid, kbuf, &key);
   if (rc != 0)
+    return rc;
+  /* a cached block still queued (it leaves the queue only once committed) */
+  if (cpc__bs_writer_read(bs, &key, fn, arg, &rc))
     return rc;
   rc = cpc__bs_err(mdb_txn_begin(bs->env, NULL, MDB_RDONLY, &txn));
   if (rc != 0)
@@ -467,6 +524,7 @@ int cpc_blockstore_delete(cpc_blockstore *bs, const cpc_cid *cid) {
   rc = cid_key(cid, kbuf, &key);
   if (rc != 0)
     return rc;
+  cpc__bs_writer_flush(bs);
   rc = cpc__bs_err(mdb_txn_begin(bs->env, NULL, 0, &txn));
   if (rc != 0)
     return rc;
@@ -487,6 +545,7 @@ int cpc_blockstore_set_quota(cpc_blockstore *bs, uint64_t quota) {
   int rc;
   if (bs == NULL)
     return CPC_EINVAL;
+  cpc__bs_writer_flush(bs);
   rc = cpc__bs_err(mdb_txn_begin(bs->env, NULL, 0, &txn));
   if (rc != 0)
     return rc;
@@ -503,11 +562,15 @@ int cpc_blockstore_stats_get(cpc_blockstore *bs, cpc_blockstore_stats *st) {
   MDB_envinfo info;
   MDB_stat est;
   struct cpc__bs_meta m;
+  uint64_t qn, qbytes, qdropped;
   int rc;
 
   if (bs == NULL || st == NULL)
     return CPC_EINVAL;
   memset(st, 0, sizeof *st);
+  /* the queue before the snapshot: a block committed in between is
+   * counted twice rather than not at all */
+  cpc__bs_writer_stats(bs, &qn, &qbytes, &qdropped);
   rc = cpc__bs_err(mdb_txn_begin(bs->env, NULL, MDB_RDONLY, &txn));
   if (rc != 0)
     return rc;
@@ -519,8 +582,10 @@ int cpc_blockstore_stats_get(cpc_blockstore *bs, cpc_blockstore_stats *st) {
   mdb_txn_abort(txn);
   if (rc != 0)
     return rc;
-  st->count = m.count;
-  st->bytes = m.bytes;
+  st->count = m.count + qn;
+  st->bytes = m.bytes + qbytes;
+  st->pending = qn;
+  st->dropped = qdropped;
   st->quota = m.quota;
   st->file_bytes = ((uint64_t)info.me_last_pgno + 1) * est.ms_psize;
   return 0;

@@ -12,6 +12,7 @@
 #define CPC_STORE_BLOCKSTORE_INT_H
 
 #include <lmdb.h>
+#include <pthread.h>
 #include <stdint.h>
 
 #include "cpc/blockstore.h"
@@ -19,12 +20,40 @@
 /* The on-disk format this code writes and reads. */
 #define CPC__BS_FORMAT 1
 
+/* A cached block waiting in the write-behind queue (blockstore_writer.c). */
+struct cpc__bs_pending {
+  struct cpc__bs_pending *next;  /* queue order */
+  struct cpc__bs_pending *chain; /* same index bucket */
+  uint8_t key[CPC_MH_MAX_LEN];
+  size_t key_len;
+  uint8_t *data;
+  size_t len;
+};
+
+#define CPC__BS_BUCKETS 1024
+
+/* The write-behind queue of cached puts and its writer thread. */
+struct cpc__bs_writer {
+  pthread_mutex_t mu;
+  pthread_cond_t work; /* the writer waits for blocks */
+  pthread_cond_t done; /* flushers and full-queue putters wait */
+  pthread_t thread;
+  int started, stop;
+  struct cpc__bs_pending *head, *tail; /* queued, not yet taken */
+  int busy;                            /* a batch is being committed */
+  /* every queued or committing block, by key */
+  struct cpc__bs_pending *index[CPC__BS_BUCKETS];
+  uint64_t count, bytes; /* queued + committing */
+  uint64_t dropped;
+};
+
 struct cpc_blockstore {
   char *dir; /* the store directory, for statvfs */
   MDB_env *env;
   MDB_dbi blocks;
   MDB_dbi meta;
   unsigned flags;
+  struct cpc__bs_writer w;
 };
 
 /* The counters kept in "meta". */
@@ -60,5 +89,26 @@ int cpc__bs_check_record(const MDB_val *key, const MDB_val *val,
  */
 int cpc__bs_del_record(const cpc_blockstore *bs, MDB_txn *txn, MDB_val *key,
                        struct cpc__bs_meta *m);
+
+/* --- blockstore_writer.c: write-behind of cached puts --------------------- */
+
+void cpc__bs_writer_init(cpc_blockstore *bs);
+/* Commit what is queued, stop the thread, free the queue. */
+void cpc__bs_writer_close(cpc_blockstore *bs);
+/* Queue a copy of a verified cached block under key. */
+int cpc__bs_writer_put(cpc_blockstore *bs, const MDB_val *key, const void *data,
+                       size_t len);
+/* Wait until nothing is queued or committing. */
+void cpc__bs_writer_flush(cpc_blockstore *bs);
+/*
+ * If key is queued: *rc = fn(arg, its bytes) (called under the queue's
+ * lock) and return 1; else 0.
+ */
+int cpc__bs_writer_read(cpc_blockstore *bs, const MDB_val *key,
+                        int (*fn)(void *arg, const MDB_val *val), void *arg,
+                        int *rc);
+/* Queued blocks and bytes, and the dropped count, in one snapshot. */
+void cpc__bs_writer_stats(cpc_blockstore *bs, uint64_t *count, uint64_t *bytes,
+                          uint64_t *dropped);
 
 #endif

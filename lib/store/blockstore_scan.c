@@ -31,7 +31,9 @@ int cpc__bs_check_record(const MDB_val *key, const MDB_val *val,
  * caller closes both with end_walk().
  */
 static int begin_walk(cpc_blockstore *bs, MDB_txn **txn, MDB_cursor **cur) {
-  int rc = cpc__bs_err(mdb_txn_begin(bs->env, NULL, MDB_RDONLY, txn));
+  int rc;
+  cpc__bs_writer_flush(bs); /* queued cached blocks are walked too */
+  rc = cpc__bs_err(mdb_txn_begin(bs->env, NULL, MDB_RDONLY, txn));
   if (rc != 0)
     return rc;
   rc = cpc__bs_err(mdb_cursor_open(*txn, bs->blocks, cur));

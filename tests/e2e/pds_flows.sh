@@ -14,6 +14,9 @@
 #     it; nothing registered before is lost across the restart
 #   - kill -9 A's PDS mid-upload: after a restart the upload is cleanly
 #     absent (no catalogue entry, no stray blocks)
+#   - kill -9 right after a put: the content is there after a restart;
+#     kill -9 of a reader right after a get: its store (a cache written
+#     behind) is sound and the content reads again
 #   - storage limit with LRU eviction of cached blocks (own content kept)
 #   - bad config, metrics, key file modes, CLI errors
 set -u
@@ -206,6 +209,28 @@ blocks_after=$(c a status --json | python3 -c 'import json,sys;print(json.load(s
 [ "$blocks_after" = "$blocks_before" ] || fail "block count $blocks_before before, $blocks_after after the interrupted upload"
 c b get "$PUB" -o "$T/b_pub3.bin" && cmp -s "$T/pub.bin" "$T/b_pub3.bin" || fail "A's content not served after restart"
 ok "kill -9 mid-upload: after restart the upload is cleanly absent ($blocks_after blocks, $items items)"
+
+# --- kill -9 right after a put, and right after a get -------------------------
+# Own content's blocks are committed (synced) before the put answers; blocks
+# fetched from others are a cache, written behind in groups: a kill -9 may
+# lose the last ones, but the reader's store stays sound and the content
+# reads back whole (what was kept from the cache, the rest fetched again).
+head -c 3000000 /dev/urandom >"$T/dur.bin"
+DUR=$(c a put "$T/dur.bin" --access public) || fail "A put before a kill -9"
+kill -9 ${PID[a]}; wait ${PID[a]} 2>/dev/null
+start_pds a "$T/pds.json"
+c a get "$DUR" -o "$T/a_dur.bin" && cmp -s "$T/dur.bin" "$T/a_dur.bin" ||
+  fail "A's content put right before a kill -9 is not readable after a restart"
+c b get "$DUR" -o "$T/b_dur.bin" && cmp -s "$T/dur.bin" "$T/b_dur.bin" ||
+  fail "B get before its kill -9"
+kill -9 ${PID[b]}; wait ${PID[b]} 2>/dev/null
+"$CPC" block scrub --store "$T/b/blocks" >"$T/scrub.txt" 2>&1 ||
+  fail "scrub of B's store after a kill -9: $(cat "$T/scrub.txt")"
+grep -q ", 0 bad," "$T/scrub.txt" || fail "B's store after a kill -9: $(cat "$T/scrub.txt")"
+start_pds b "$T/pds.json" --bootstrap "$A_ADDR"
+c b get "$DUR" -o "$T/b_dur2.bin" && cmp -s "$T/dur.bin" "$T/b_dur2.bin" ||
+  fail "B cannot read the content again after a kill -9"
+ok "kill -9 right after a put: own content readable; right after a get: the reader's store sound ($(sed 's/.*: //' "$T/scrub.txt")), the content read again"
 
 # --- storage limit and LRU eviction ------------------------------------------
 cat >"$T/small.json" <<EOF
