@@ -328,8 +328,8 @@ static int put_cached(cpc_blockstore *bs, const MDB_val *key, const void *data,
   if (rc != 0)
     return rc;
   cpc__bs_writer_stats(bs, &qn, &qbytes, &qdropped);
-  m.bytes += qbytes; /* may count a queued copy of this block: harmless */
-  if (m.quota != 0 && (m.bytes > m.quota || len > m.quota - m.bytes))
+  /* qbytes may count a queued copy of this block: harmless */
+  if (cpc__bs_over_quota(&m, qbytes, len))
     return CPC_ENOSPC;
   return cpc__bs_writer_put(bs, key, data, len);
 }
@@ -382,8 +382,7 @@ int cpc_blockstore_put_flags(cpc_blockstore *bs, const cpc_cid *cid,
     goto out;
   /* queued cached blocks count against the quota too */
   cpc__bs_writer_stats(bs, &qn, &qbytes, &qdropped);
-  if (m.quota != 0 &&
-      (m.bytes + qbytes > m.quota || len > m.quota - m.bytes - qbytes)) {
+  if (cpc__bs_over_quota(&m, qbytes, len)) {
     rc = CPC_ENOSPC;
     goto out;
   }

@@ -63,6 +63,14 @@ struct cpc__bs_meta {
   uint64_t quota;
 };
 
+/* Whether len more bytes, on top of m's and queued bytes not yet in m,
+ * would go over m's quota (0: none). */
+static inline int cpc__bs_over_quota(const struct cpc__bs_meta *m,
+                                     uint64_t queued, uint64_t len) {
+  uint64_t used = m->bytes + queued;
+  return m->quota != 0 && (used > m->quota || len > m->quota - used);
+}
+
 /* An LMDB return code (or errno value) as a CPC_E* code. */
 int cpc__bs_err(int mdb_rc);
 

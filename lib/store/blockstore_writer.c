@@ -90,7 +90,7 @@ static uint64_t commit_batch(cpc_blockstore *bs,
       rc = g;
       break;
     }
-    if (m.quota != 0 && (m.bytes > m.quota || e->len > m.quota - m.bytes)) {
+    if (cpc__bs_over_quota(&m, 0, e->len)) {
       dropped++;
       continue;
     }
